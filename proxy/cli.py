@@ -1,0 +1,131 @@
+"""The ``sluice`` command (also ``python -m proxy``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from proxy import __version__
+from proxy.accounts import KeyTable, KeysFileError, keys_file_line
+from proxy.config import Config, ConfigError, load_config
+
+log = logging.getLogger("sluice")
+
+
+def _load(path: str) -> Config:
+    config = load_config(path)
+    KeyTable.from_config(config)  # a bad keys file is a config error too
+    return config
+
+
+def _run(coro: object) -> object:
+    try:
+        import uvloop
+
+        return uvloop.run(coro)  # type: ignore[arg-type]
+    except ImportError:  # pragma: no cover - uvloop is a dependency; keep Windows dev boxes working
+        return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+async def serve(config: Config) -> int:
+    from proxy.server import Sluice
+
+    sluice = Sluice(config)
+    proxy_port, admin_port = await sluice.start()
+    log.info(
+        "sluice listening",
+        extra={"proxy": f"{config.listen.host}:{proxy_port}", "admin": f"{config.admin.host}:{admin_port}",
+               "upstream": config.upstream.url, "store": config.store.backend, "version": __version__},
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("draining", extra={"deadline_s": config.server.drain_seconds})
+    await sluice.stop()
+    log.info("stopped")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from proxy.logs import setup_logging
+
+    parser = argparse.ArgumentParser(prog="sluice", description="Rate-limiting and query-shaping proxy for LLM APIs")
+    parser.add_argument("--version", action="version", version=f"sluice {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("serve", help="run the proxy and its admin listener")
+    p.add_argument("--config", required=True, help="YAML config file")
+    p.add_argument("--log-level", default="INFO")
+
+    p = commands.add_parser("check-config", help="validate a config file and exit")
+    p.add_argument("config")
+
+    p = commands.add_parser("demo", help="run the built-in demo: stub upstream, simulated traffic, a report")
+    p.add_argument("--seconds", type=float, default=20.0, help="upper bound on the demo's traffic phase")
+
+    p = commands.add_parser("keys", help="API key helpers")
+    keys = p.add_subparsers(dest="keys_command", required=True)
+    h = keys.add_parser("hash", help="print the keys-file line for a key (read from stdin if omitted)")
+    h.add_argument("key", nargs="?")
+    h.add_argument("--account", default="ACCOUNT")
+    h.add_argument("--tier", default="default")
+
+    p = commands.add_parser("stub", help="run the stub OpenAI-compatible upstream")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--reply-tokens", type=int, default=40)
+    p.add_argument("--chunk-delay", type=float, default=0.0)
+
+    args = parser.parse_args(argv)
+    setup_logging(getattr(args, "log_level", "WARNING") if args.command == "serve" else "WARNING")
+
+    if args.command == "check-config":
+        try:
+            config = _load(args.config)
+        except (ConfigError, KeysFileError) as exc:
+            print(f"config error: {exc}", file=sys.stderr)
+            return 2
+        print(f"{args.config}: ok ({len(config.tiers)} tiers, store {config.store.backend})")
+        return 0
+    if args.command == "serve":
+        try:
+            config = _load(args.config)
+            return int(_run(serve(config)))  # type: ignore[call-overload]
+        except (ConfigError, KeysFileError) as exc:
+            print(f"config error: {exc}", file=sys.stderr)
+            return 2
+    if args.command == "keys":
+        key = args.key if args.key is not None else sys.stdin.readline().strip()
+        if not key:
+            print("no key given", file=sys.stderr)
+            return 2
+        print(keys_file_line(key, args.account, args.tier))
+        return 0
+    if args.command == "demo":
+        from proxy.demo import run_demo
+
+        return int(_run(run_demo(args.seconds)))  # type: ignore[call-overload]
+    if args.command == "stub":
+        from proxy.stub import StubUpstream
+
+        async def run_stub() -> int:
+            stub = StubUpstream(reply_tokens=args.reply_tokens, chunk_delay=args.chunk_delay)
+            url = await stub.start(args.host, args.port)
+            print(f"stub upstream on {url}", flush=True)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+            await stub.stop()
+            return 0
+
+        return int(_run(run_stub()))  # type: ignore[call-overload]
+    parser.error(f"unknown command {args.command}")
+    return 2

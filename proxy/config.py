@@ -1,0 +1,473 @@
+"""Configuration: YAML in, frozen dataclasses out, every error names its field.
+
+The loader is strict on purpose: an unknown key is an error (a typo in a limit
+must not silently mean "no limit"), and every message carries the dotted path
+of the field at fault, e.g. ``tiers.free.limits.requests_per_minute: must be an
+integer >= 1, got 'ten'``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from proxy.accounts import hash_key
+
+FailurePolicy = Literal["open", "closed"]
+
+
+class ConfigError(ValueError):
+    """A config problem, phrased as ``<field path>: <reason>``."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}" if path else reason)
+        self.path = path
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True, slots=True)
+class AdminConfig:
+    host: str = "127.0.0.1"
+    port: int = 9090
+    token_env: str = "SLUICE_ADMIN_TOKEN"
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect: float = 5.0
+    first_byte: float = 120.0
+    idle: float = 60.0
+    total: float = 900.0
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamConfig:
+    url: str = "http://127.0.0.1:8000"
+    api_key_env: str | None = None
+    pass_client_key: bool = False
+    max_connections: int = 512
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Budgets of one account. ``None`` means unlimited."""
+
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+    tokens_per_day: int | None = None
+    tokens_per_month: int | None = None
+    concurrency: int | None = None
+    max_tokens: int | None = None
+    # Completion tokens reserved at admission when the request names no max_tokens.
+    completion_reserve: int = 512
+
+
+@dataclass(frozen=True, slots=True)
+class TokenWeights:
+    """Cost of one token of each kind, in budget units."""
+
+    prompt: float = 1.0
+    cached_prompt: float = 1.0
+    completion: float = 1.0
+    reasoning: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    name: str
+    limits: Limits = field(default_factory=Limits)
+    weights: TokenWeights = field(default_factory=TokenWeights)
+    store_failure: FailurePolicy | None = None  # None: the store's policy
+
+
+@dataclass(frozen=True, slots=True)
+class KeyEntry:
+    """One inline key: its sha256 (hex) or, for development only, the key itself."""
+
+    sha256: str
+    account: str
+    tier: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeysConfig:
+    file: str | None = None
+    inline: tuple[KeyEntry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AccountOverride:
+    tier: str | None = None
+    limits: Mapping[str, int | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    backend: Literal["memory", "redis"] = "memory"
+    url: str | None = None
+    cluster: bool = False
+    timeout_ms: float = 50.0
+    failure: FailurePolicy = "open"
+    breaker_failures: int = 3
+    breaker_cooldown_s: float = 2.0
+    # How many replicas share the limits: in fail-open each allows 1/replicas of them.
+    replicas: int = 1
+    lease_ttl_s: float = 960.0
+    max_accounts: int = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_header_bytes: int = 16 * 1024
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    drain_seconds: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    listen: Listen = field(default_factory=Listen)
+    admin: AdminConfig = field(default_factory=AdminConfig)
+    upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    keys: KeysConfig = field(default_factory=KeysConfig)
+    tiers: Mapping[str, Tier] = field(default_factory=lambda: {"default": Tier("default")})
+    default_tier: str = "default"
+    accounts: Mapping[str, AccountOverride] = field(default_factory=dict)
+    source: str | None = None  # the file it was read from, for reload
+
+    def tier(self, name: str) -> Tier:
+        return self.tiers.get(name) or self.tiers[self.default_tier]
+
+    def limits_for(self, account: str, tier: Tier) -> Limits:
+        override = self.accounts.get(account)
+        if override is None or not override.limits:
+            return tier.limits
+        return replace(tier.limits, **override.limits)
+
+
+class _Section:
+    """A mapping being validated; remembers its path and which keys were read."""
+
+    def __init__(self, data: Any, path: str) -> None:
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(path, f"must be a mapping, got {_show(data)}")
+        self.data: dict[str, Any] = data
+        self.path = path
+        self._seen: set[str] = set()
+
+    def _at(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def raw(self, key: str) -> Any:
+        self._seen.add(key)
+        return self.data.get(key)
+
+    def section(self, key: str) -> _Section:
+        return _Section(self.raw(key), self._at(key))
+
+    def int(self, key: str, default: int | None, *, minimum: int = 0, nullable: bool = False) -> Any:
+        value = self.raw(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            if nullable:
+                raise ConfigError(self._at(key), f"must be an integer >= {minimum} or null, got {_show(value)}")
+            raise ConfigError(self._at(key), f"must be an integer >= {minimum}, got {_show(value)}")
+        return value
+
+    def float(self, key: str, default: float, *, minimum: float = 0.0, exclusive: bool = False) -> float:
+        value = self.raw(key)
+        if value is None:
+            return default
+        bad = isinstance(value, bool) or not isinstance(value, (int, float))
+        if bad or value < minimum or (exclusive and value == minimum):
+            op = ">" if exclusive else ">="
+            raise ConfigError(self._at(key), f"must be a number {op} {minimum}, got {_show(value)}")
+        return float(value)
+
+    def str(self, key: str, default: Any) -> Any:
+        value = self.raw(key)
+        if value is None:
+            return default
+        if not isinstance(value, str) or not value:
+            raise ConfigError(self._at(key), f"must be a non-empty string, got {_show(value)}")
+        return value
+
+    def bool(self, key: str, default: bool) -> bool:
+        value = self.raw(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise ConfigError(self._at(key), f"must be true or false, got {_show(value)}")
+        return value
+
+    def choice(self, key: str, default: Any, choices: tuple[str, ...]) -> Any:
+        value = self.raw(key)
+        if value is None:
+            return default
+        if value not in choices:
+            raise ConfigError(self._at(key), f"must be one of {', '.join(choices)}; got {_show(value)}")
+        return value
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self._seen)
+        if unknown:
+            raise ConfigError(self._at(str(unknown[0])), "unknown field (check the spelling)")
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _port(section: _Section, key: str, default: int) -> int:
+    port = section.int(key, default)
+    if port > 65535:
+        raise ConfigError(section._at(key), f"must be a port number 0..65535, got {port}")
+    return int(port)
+
+
+def _listen(s: _Section) -> Listen:
+    result = Listen(host=s.str("host", Listen.host), port=_port(s, "port", Listen.port))
+    s.done()
+    return result
+
+
+def _admin(s: _Section) -> AdminConfig:
+    result = AdminConfig(
+        host=s.str("host", AdminConfig.host),
+        port=_port(s, "port", AdminConfig.port),
+        token_env=s.str("token_env", AdminConfig.token_env),
+    )
+    s.done()
+    return result
+
+
+def _upstream(s: _Section) -> UpstreamConfig:
+    url = s.str("url", UpstreamConfig.url)
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(s._at("url"), f"must start with http:// or https://, got {_show(url)}")
+    t = s.section("timeouts")
+    timeouts = Timeouts(
+        connect=t.float("connect", Timeouts.connect, exclusive=True),
+        first_byte=t.float("first_byte", Timeouts.first_byte, exclusive=True),
+        idle=t.float("idle", Timeouts.idle, exclusive=True),
+        total=t.float("total", Timeouts.total, exclusive=True),
+    )
+    t.done()
+    result = UpstreamConfig(
+        url=url.rstrip("/"),
+        api_key_env=s.str("api_key_env", None),
+        pass_client_key=s.bool("pass_client_key", False),
+        max_connections=s.int("max_connections", UpstreamConfig.max_connections, minimum=1),
+        timeouts=timeouts,
+    )
+    s.done()
+    return result
+
+
+def _server(s: _Section) -> ServerConfig:
+    proxies = s.raw("trusted_proxies") or []
+    if not isinstance(proxies, list):
+        raise ConfigError(s._at("trusted_proxies"), f"must be a list of CIDRs, got {_show(proxies)}")
+    networks = []
+    for i, cidr in enumerate(proxies):
+        try:
+            networks.append(ipaddress.ip_network(str(cidr), strict=False))
+        except ValueError as exc:
+            raise ConfigError(s._at(f"trusted_proxies[{i}]"), str(exc)) from None
+    result = ServerConfig(
+        max_body_bytes=s.int("max_body_bytes", ServerConfig.max_body_bytes, minimum=1024),
+        max_header_bytes=s.int("max_header_bytes", ServerConfig.max_header_bytes, minimum=1024),
+        trusted_proxies=tuple(networks),
+        drain_seconds=s.float("drain_seconds", ServerConfig.drain_seconds),
+    )
+    s.done()
+    return result
+
+
+def _store(s: _Section) -> StoreConfig:
+    backend = s.choice("backend", "memory", ("memory", "redis"))
+    url = s.str("url", None)
+    url_env = s.str("url_env", None)
+    if url_env is not None:
+        url = os.environ.get(url_env) or url
+        if url is None:
+            raise ConfigError(s._at("url_env"), f"environment variable {url_env} is not set")
+    if backend == "redis":
+        if url is None:
+            raise ConfigError(s._at("url"), "required when backend is redis (or set url_env)")
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(s._at("url"), "must start with redis://, rediss:// or unix://")
+    result = StoreConfig(
+        backend=backend,
+        url=url,
+        cluster=s.bool("cluster", False),
+        timeout_ms=s.float("timeout_ms", StoreConfig.timeout_ms, exclusive=True),
+        failure=s.choice("failure", "open", ("open", "closed")),
+        breaker_failures=s.int("breaker_failures", StoreConfig.breaker_failures, minimum=1),
+        breaker_cooldown_s=s.float("breaker_cooldown_s", StoreConfig.breaker_cooldown_s, exclusive=True),
+        replicas=s.int("replicas", 1, minimum=1),
+        lease_ttl_s=s.float("lease_ttl_s", StoreConfig.lease_ttl_s, exclusive=True),
+        max_accounts=s.int("max_accounts", StoreConfig.max_accounts, minimum=1),
+    )
+    s.done()
+    return result
+
+
+_LIMIT_FIELDS = (
+    "requests_per_minute",
+    "tokens_per_minute",
+    "tokens_per_day",
+    "tokens_per_month",
+    "concurrency",
+    "max_tokens",
+)
+
+
+def _limits(s: _Section, base: Limits) -> Limits:
+    values: dict[str, Any] = {}
+    for name in _LIMIT_FIELDS:
+        if name in s.data:
+            values[name] = s.int(name, None, minimum=1, nullable=True)
+    values["completion_reserve"] = s.int("completion_reserve", base.completion_reserve, minimum=0)
+    s.done()
+    return replace(base, **values)
+
+
+def _weights(s: _Section) -> TokenWeights:
+    result = TokenWeights(
+        prompt=s.float("prompt", 1.0),
+        cached_prompt=s.float("cached_prompt", 1.0),
+        completion=s.float("completion", 1.0),
+        reasoning=s.float("reasoning", 1.0),
+    )
+    s.done()
+    return result
+
+
+def _tiers(s: _Section) -> dict[str, Tier]:
+    tiers: dict[str, Tier] = {}
+    for name in s.data:
+        t = s.section(str(name))
+        tiers[str(name)] = Tier(
+            name=str(name),
+            limits=_limits(t.section("limits"), Limits()),
+            weights=_weights(t.section("weights")),
+            store_failure=t.choice("store_failure", None, ("open", "closed")),
+        )
+        t.done()
+    return tiers
+
+
+def _keys(s: _Section) -> KeysConfig:
+    file = s.str("file", None)
+    inline_raw = s.raw("inline") or []
+    if not isinstance(inline_raw, list):
+        raise ConfigError(s._at("inline"), f"must be a list, got {_show(inline_raw)}")
+    entries = []
+    for i, item in enumerate(inline_raw):
+        e = _Section(item, s._at(f"inline[{i}]"))
+        digest = e.str("sha256", None)
+        key = e.str("key", None)
+        key_env = e.str("key_env", None)
+        if key_env is not None:
+            key = os.environ.get(key_env)
+            if not key:
+                raise ConfigError(e._at("key_env"), f"environment variable {key_env} is not set")
+        if (digest is None) == (key is None):
+            raise ConfigError(e.path, "needs exactly one of sha256, key, key_env")
+        if digest is not None:
+            digest = digest.lower()
+            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                raise ConfigError(e._at("sha256"), "must be 64 hex digits (use `sluice keys hash KEY`)")
+        entries.append(
+            KeyEntry(
+                sha256=digest if digest is not None else hash_key(key),
+                account=e.str("account", None) or _missing(e, "account"),
+                tier=e.str("tier", "default"),
+            )
+        )
+        e.done()
+    result = KeysConfig(file=file, inline=tuple(entries))
+    s.done()
+    return result
+
+
+def _missing(s: _Section, key: str) -> Any:
+    raise ConfigError(s._at(key), "required")
+
+
+def _accounts(s: _Section) -> dict[str, AccountOverride]:
+    result: dict[str, AccountOverride] = {}
+    for name in s.data:
+        a = s.section(str(name))
+        tier = a.str("tier", None)
+        limits_section = a.section("limits")
+        limits = _limits(limits_section, Limits())
+        overrides = {k: getattr(limits, k) for k in limits_section.data}
+        result[str(name)] = AccountOverride(tier=tier, limits=overrides)
+        a.done()
+    return result
+
+
+def parse_config(data: Any, source: str | None = None) -> Config:
+    """Validate a parsed YAML document into a Config, or raise ConfigError."""
+    root = _Section(data, "")
+    tiers = _tiers(root.section("tiers")) or {"default": Tier("default")}
+    default_tier = root.str("default_tier", "default" if "default" in tiers else next(iter(tiers)))
+    if default_tier not in tiers:
+        raise ConfigError("default_tier", f"names no tier in tiers ({', '.join(tiers)})")
+    config = Config(
+        listen=_listen(root.section("listen")),
+        admin=_admin(root.section("admin")),
+        upstream=_upstream(root.section("upstream")),
+        server=_server(root.section("server")),
+        store=_store(root.section("store")),
+        keys=_keys(root.section("keys")),
+        tiers=tiers,
+        default_tier=default_tier,
+        accounts=_accounts(root.section("accounts")),
+        source=source,
+    )
+    root.done()
+    for i, entry in enumerate(config.keys.inline):
+        if entry.tier not in tiers:
+            raise ConfigError(f"keys.inline[{i}].tier", f"names no tier in tiers ({', '.join(tiers)})")
+    for name, override in config.accounts.items():
+        if override.tier is not None and override.tier not in tiers:
+            raise ConfigError(f"accounts.{name}.tier", f"names no tier in tiers ({', '.join(tiers)})")
+    if config.admin.port == config.listen.port and config.admin.port != 0:
+        raise ConfigError("admin.port", "must differ from listen.port (the admin surface has its own port)")
+    return config
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a YAML config file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError("", f"cannot read {p}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError("", f"{p} is not valid YAML: {exc}") from None
+    return parse_config(data, source=str(p))

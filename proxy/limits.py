@@ -1,0 +1,133 @@
+"""Budget arithmetic shared by every store backend: GCRA and calendar quotas.
+
+Per-minute limits use GCRA (the generic cell rate algorithm): one stored
+number per limit, the "theoretical arrival time" (TAT). A limit of L per
+minute emits one unit every ``T = 60 / L`` seconds and tolerates a burst of L;
+a request of cost c is admitted when ``max(TAT, now) + c*T - now <= 60``.
+It is smooth: no fixed-window edge where 2L pass in one second. Tokens use the
+same rule with c = tokens, so settlement can move the TAT back (refund) or
+forward (overspend) by ``delta * T``.
+
+The Redis Lua script (``store/admit.lua``) implements exactly this; the
+conformance suite runs the same cases against both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from proxy.config import Limits
+
+WINDOW = 60.0  # seconds: the per-minute limits' period and burst
+
+# Limit names, as reported in errors and metrics.
+CONCURRENCY = "concurrency"
+REQUESTS_PER_MINUTE = "requests_per_minute"
+TOKENS_PER_MINUTE = "tokens_per_minute"
+TOKENS_PER_DAY = "tokens_per_day"
+TOKENS_PER_MONTH = "tokens_per_month"
+LIMIT_ORDER = (CONCURRENCY, REQUESTS_PER_MINUTE, TOKENS_PER_MINUTE, TOKENS_PER_DAY, TOKENS_PER_MONTH)
+QUOTAS = frozenset({TOKENS_PER_DAY, TOKENS_PER_MONTH})
+# Retry hint for a full concurrency limit: a slot frees when any request ends.
+CONCURRENCY_RETRY = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Calendar:
+    """UTC day and month of an instant, and seconds until each ends."""
+
+    day: str
+    month: str
+    day_left: float
+    month_left: float
+
+    @classmethod
+    def at(cls, now: float) -> Calendar:
+        t = dt.datetime.fromtimestamp(now, dt.UTC)
+        day_start = dt.datetime(t.year, t.month, t.day, tzinfo=dt.UTC)
+        next_day = day_start + dt.timedelta(days=1)
+        next_month = dt.datetime(t.year + (t.month == 12), t.month % 12 + 1, 1, tzinfo=dt.UTC)
+        return cls(
+            day=t.strftime("%Y%m%d"),
+            month=t.strftime("%Y%m"),
+            day_left=next_day.timestamp() - now,
+            month_left=next_month.timestamp() - now,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The store's answer to one request: admitted or not, and the budget left."""
+
+    allowed: bool
+    limit: str | None = None  # the limit that refused (first in LIMIT_ORDER)
+    retry_after: float = 0.0  # seconds until every refusing limit has room
+    reserved: int = 0
+    lease: str | None = None
+    day: str = ""
+    month: str = ""
+    requests_limit: int | None = None
+    requests_remaining: int = 0
+    requests_reset: float = 0.0
+    tokens_limit: int | None = None
+    tokens_remaining: int = 0
+    tokens_reset: float = 0.0
+    degraded: bool = False  # decided by the local fallback while the store was down
+    too_large: bool = False  # cost above a limit's whole capacity: waiting cannot help
+
+
+def gcra(tat: float, now: float, cost: float, per_minute: int) -> tuple[bool, float, float]:
+    """(allowed, new TAT if allowed, seconds to wait if not)."""
+    interval = WINDOW / per_minute
+    new_tat = max(tat, now) + cost * interval
+    over = new_tat - now - WINDOW
+    if over > 1e-9:
+        return False, tat, over
+    return True, new_tat, 0.0
+
+
+def settled_tat(tat: float, now: float, delta: int, per_minute: int) -> float:
+    """Move a token TAT by a settlement's delta; a refund never banks credit past a full bucket."""
+    shift = delta * WINDOW / per_minute
+    return max(tat + shift, now) if delta < 0 else max(tat, now) + shift
+
+
+def remaining(tat: float, now: float, per_minute: int) -> tuple[int, float]:
+    """(units left in the burst, seconds until the burst is whole again)."""
+    backlog = max(tat - now, 0.0)
+    interval = WINDOW / per_minute
+    return max(int((WINDOW - backlog) / interval + 1e-9), 0), backlog
+
+
+def admission_cost(prompt_tokens: int, max_tokens: int | None, n: int, limits: Limits) -> int:
+    """Tokens reserved at admission: the prompt plus the completion we expect."""
+    completion = max_tokens if max_tokens is not None else limits.completion_reserve
+    return prompt_tokens + completion * max(n, 1)
+
+
+def format_reset(seconds: float) -> str:
+    """OpenAI's reset format: '1s', '6m0s', '1h2m3s', '250ms'."""
+    if seconds < 1:
+        return f"{max(int(seconds * 1000), 0)}ms"
+    total = int(seconds + 0.999)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
+
+
+def ratelimit_headers(a: Admission) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if a.requests_limit is not None:
+        headers["x-ratelimit-limit-requests"] = str(a.requests_limit)
+        headers["x-ratelimit-remaining-requests"] = str(a.requests_remaining)
+        headers["x-ratelimit-reset-requests"] = format_reset(a.requests_reset)
+    if a.tokens_limit is not None:
+        headers["x-ratelimit-limit-tokens"] = str(a.tokens_limit)
+        headers["x-ratelimit-remaining-tokens"] = str(a.tokens_remaining)
+        headers["x-ratelimit-reset-tokens"] = format_reset(a.tokens_reset)
+    return headers

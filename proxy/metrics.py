@@ -1,0 +1,65 @@
+"""Prometheus metrics, one registry per running Sluice (no global state).
+
+No per-account labels: the label sets stay small however many accounts there
+are; per-account questions go to the admin API.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from proxy import __version__
+
+# Sub-millisecond (proxy overhead, store round trips) up to minutes (long streams).
+LATENCY_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+    0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+)  # fmt: skip
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "sluice_requests", "Requests answered, by route and status.", ("route", "status"), registry=r
+        )
+        self.request_duration = Histogram(
+            "sluice_request_duration_seconds",
+            "Time from request to the last byte of the answer.",
+            ("route",),
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.upstream_duration = Histogram(
+            "sluice_upstream_duration_seconds",
+            "Time from forwarding to the upstream's response headers.",
+            ("route",),
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge("sluice_in_flight_requests", "Requests being served now.", registry=r)
+        self.rate_limited = Counter(
+            "sluice_rate_limited", "Requests refused by a budget, by limit and tier.", ("limit", "tier"), registry=r
+        )
+        self.tokens = Counter(
+            "sluice_tokens", "Tokens settled, by kind and tier.", ("kind", "tier"), registry=r
+        )
+        self.store_duration = Histogram(
+            "sluice_store_duration_seconds",
+            "Store round trip, by operation.",
+            ("op",),
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.store_errors = Counter("sluice_store_errors", "Store calls that failed or timed out.", ("op",), registry=r)
+        self.store_fail_open = Gauge(
+            "sluice_store_fail_open", "1 while the store is down and budgets are enforced locally.", registry=r
+        )
+        self.upstream_errors = Counter(
+            "sluice_upstream_errors", "Upstream failures, by kind.", ("kind",), registry=r
+        )
+        build = Gauge("sluice_build_info", "Build information.", ("version",), registry=r)
+        build.labels(version=__version__).set(1)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,455 @@
+"""The request path: authenticate, parse, admit, forward, stream back, settle.
+
+One ``Sluice`` object owns everything a running proxy needs (config, key table,
+store, upstream session, metrics) and hands it to the handlers; nothing lives
+at module level.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import itertools
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_server import Server
+
+from proxy.accounts import Account, KeyTable
+from proxy.config import Config, Limits, Tier
+from proxy.errors import RequestError, error_body, error_response, from_request_error
+from proxy.limits import QUOTAS, Admission, admission_cost, ratelimit_headers
+from proxy.metrics import Metrics
+from proxy.request import CHAT, COMPLETIONS, MODELS, POST_ROUTES, RESPONSES, RequestFeatures, parse_body
+from proxy.sse import StreamTap
+from proxy.store import build_store
+from proxy.store.base import Store, StoreUnavailable
+from proxy.upstream import Upstream, response_headers
+from proxy.usage import Usage, parse_usage
+
+log = logging.getLogger("sluice")
+
+_LIMIT_TEXT = {
+    "concurrency": "concurrent requests",
+    "requests_per_minute": "requests per minute",
+    "tokens_per_minute": "tokens per minute",
+    "tokens_per_day": "tokens per day",
+    "tokens_per_month": "tokens per month",
+}
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One admitted request, from admission to settlement."""
+
+    account: Account
+    tier: Tier
+    limits: Limits
+    admission: Admission
+    features: RequestFeatures
+    responded: bool = False  # the upstream answered with headers
+    upstream_status: int = 0
+    streamed: bool = False
+    usage: Usage | None = None
+    chunks: int = 0
+
+    def actual_cost(self) -> int:
+        """What the account is charged: the upstream's usage, else what we saw."""
+        weights = self.tier.weights
+        if self.usage is not None:
+            return self.usage.cost(weights)
+        if not self.responded or (self.upstream_status >= 400 and not self.chunks):
+            return 0  # nothing was generated
+        if self.streamed:
+            estimate = Usage(prompt=self.features.prompt_tokens, completion=self.chunks)
+            return estimate.cost(weights)
+        return self.admission.reserved  # a success without usage: charge the reservation
+
+
+class _OpenAIErrorProtocol(RequestHandler):
+    """aiohttp answers unparsable requests itself; make those answers OpenAI-shaped."""
+
+    def handle_error(
+        self,
+        request: Any,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        text = str(message or exc or "bad request")
+        if status == 400 and ("too long" in text.lower() or "too large" in text.lower()):
+            status, code = 431, "headers_too_large"
+        else:
+            code = "bad_request" if status < 500 else "server_error"
+        if status >= 500:
+            log.error("unhandled error while serving a request", exc_info=exc)
+            text = "The proxy failed to handle the request"
+        response = web.Response(status=status, body=error_body(status, text.splitlines()[0], code), content_type="application/json")
+        response.force_close()
+        return response
+
+
+class _Server(Server):
+    def __call__(self) -> RequestHandler:
+        return _OpenAIErrorProtocol(self, loop=self._loop, **self._kwargs)
+
+
+class _Runner(web.AppRunner):
+    async def _make_server(self) -> Server:
+        server = await super()._make_server()
+        return _Server(server.request_handler, request_factory=server.request_factory, **server._kwargs)
+
+
+def client_ip(request: web.BaseRequest, trusted: tuple[Any, ...]) -> str:
+    """The peer address, or the nearest untrusted X-Forwarded-For hop behind trusted proxies."""
+    peer = request.remote or ""
+    if not trusted:
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",") if h.strip()]
+    chain = [*hops, peer]
+    for hop in reversed(chain):
+        try:
+            address = ipaddress.ip_address(hop)
+        except ValueError:
+            return hop if hop != peer else peer
+        if not any(address in net for net in trusted):
+            return hop
+    return chain[0]
+
+
+class Sluice:
+    """A running proxy: its config and every component the handlers use."""
+
+    def __init__(self, config: Config, store: Store | None = None) -> None:
+        self.config = config
+        self.keys = KeyTable.from_config(config)
+        self.store: Store = store if store is not None else build_store(config.store)
+        self.upstream = Upstream(config.upstream)
+        self.metrics = Metrics()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ids = itertools.count(1)
+        self._id_prefix = f"{os.getpid():x}-{int(time.time()):x}-"
+        self._runners: list[web.AppRunner] = []
+        self.stopping = asyncio.Event()
+
+    # ---- lifecycle -------------------------------------------------------
+
+    def proxy_app(self) -> web.Application:
+        app = web.Application(client_max_size=self.config.server.max_body_bytes)
+        app.router.add_route("*", "/{tail:.*}", self.dispatch)
+        return app
+
+    async def start(self) -> tuple[int, int]:
+        """Open the upstream pool and both listeners; returns (proxy port, admin port)."""
+        from proxy.admin import admin_app  # admin depends on Sluice, not the reverse
+
+        await self.upstream.start()
+        header_limit = self.config.server.max_header_bytes
+        proxy_runner = _Runner(
+            self.proxy_app(),
+            handle_signals=False,
+            access_log=None,
+            handler_cancellation=True,
+            max_line_size=header_limit,
+            max_field_size=header_limit,
+            shutdown_timeout=self.config.server.drain_seconds,
+        )
+        admin_runner = _Runner(admin_app(self), handle_signals=False, access_log=None)
+        ports = []
+        for runner, listen in ((proxy_runner, self.config.listen), (admin_runner, self.config.admin)):
+            await runner.setup()
+            site = web.TCPSite(runner, listen.host, listen.port, reuse_port=False)
+            await site.start()
+            self._runners.append(runner)
+            server = site._server
+            assert server is not None and server.sockets  # noqa: S101 - started just above
+            ports.append(server.sockets[0].getsockname()[1])
+        return ports[0], ports[1]
+
+    async def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish (up to drain_seconds), settle, close."""
+        self.stopping.set()
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=max(self.config.server.drain_seconds, 1.0))
+        await self.upstream.close()
+        await self.store.close()
+
+    def spawn(self, coro: Any) -> None:
+        """Run work that must outlive the request (settlement); stop() waits for it."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---- request path ----------------------------------------------------
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        if path in POST_ROUTES:
+            if request.method != "POST":
+                return error_response(405, f"{request.method} is not allowed on {path}; use POST", "method_not_allowed")
+            handler = self.proxy_post
+        elif path == MODELS:
+            if request.method != "GET":
+                return error_response(405, f"{request.method} is not allowed on {path}; use GET", "method_not_allowed")
+            handler = self.proxy_models
+        else:
+            return error_response(404, f"Unknown route {request.method} {path}", "unknown_url")
+        route = path
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        self.metrics.in_flight.inc()
+        status = 500
+        try:
+            response = await handler(request, route)
+            status = response.status
+            return response
+        except RequestError as exc:
+            status = exc.status
+            return from_request_error(exc)
+        except asyncio.CancelledError:
+            status = 499  # the client went away
+            raise
+        finally:
+            self.metrics.in_flight.dec()
+            self.metrics.requests.labels(route, str(status)).inc()
+            self.metrics.request_duration.labels(route).observe(loop.time() - started)
+
+    def authenticate(self, request: web.Request) -> tuple[Account, str]:
+        header = request.headers.get("Authorization", "")
+        scheme, _, key = header.partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key:
+            raise RequestError(
+                401, "Missing API key: send 'Authorization: Bearer <key>'", "missing_api_key"
+            )
+        account = self.keys.resolve(key)
+        if account is None:
+            raise RequestError(401, "Incorrect API key provided", "invalid_api_key")
+        return account, key
+
+    async def read_body(self, request: web.Request) -> bytes:
+        limit = self.config.server.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise RequestError(413, f"Request body is larger than {limit} bytes", "request_too_large")
+        if request.content_type != "application/json":
+            raise RequestError(415, "Content-Type must be application/json", "unsupported_media_type")
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise RequestError(413, f"Request body is larger than {limit} bytes", "request_too_large") from None
+
+    async def proxy_models(self, request: web.Request, route: str) -> web.StreamResponse:
+        _, key = self.authenticate(request)
+        headers = self.upstream.request_headers(request.headers, key, client_ip(request, self.config.server.trusted_proxies))
+        return await self.forward(request, route, "GET", None, headers, None)
+
+    async def proxy_post(self, request: web.Request, route: str) -> web.StreamResponse:
+        account, key = self.authenticate(request)
+        raw = await self.read_body(request)
+        body, features = parse_body(route, raw)
+        tier = self.config.tier(account.tier)
+        limits = self.config.limits_for(account.id, tier)
+        rewritten = self.apply_caps(body, features, limits)
+        cost = admission_cost(features.prompt_tokens, features.max_tokens, features.n, limits)
+        lease = f"{self._id_prefix}{next(self._ids)}"
+        admission = await self.admit(account, tier, limits, cost, lease)
+        if not admission.allowed:
+            return self.refusal(admission, tier)
+        exchange = Exchange(account, tier, limits, admission, features)
+        headers = self.upstream.request_headers(request.headers, key, client_ip(request, self.config.server.trusted_proxies))
+        data = orjson.dumps(body) if rewritten else raw
+        try:
+            return await self.forward(request, route, "POST", data, headers, exchange)
+        finally:
+            self.spawn(self.settle(exchange))
+
+    def apply_caps(self, body: dict[str, Any], f: RequestFeatures, limits: Limits) -> bool:
+        """Cap max_tokens and ask for streamed usage; True when the body changed."""
+        changed = False
+        if limits.max_tokens is not None and route_generates(f.route):
+            if f.max_tokens is None or f.max_tokens > limits.max_tokens:
+                field = f.max_tokens_field or ("max_output_tokens" if f.route == RESPONSES else "max_tokens")
+                body[field] = f.max_tokens = limits.max_tokens
+                f.max_tokens_field = field
+                changed = True
+        if f.stream and not f.include_usage and f.route in (CHAT, COMPLETIONS):
+            options = body.get("stream_options") or {}
+            body["stream_options"] = {**options, "include_usage": True}
+            changed = True
+        return changed
+
+    async def admit(self, account: Account, tier: Tier, limits: Limits, cost: int, lease: str) -> Admission:
+        started = time.perf_counter()
+        try:
+            return await self.store.admit(account.id, limits, cost, time.time(), lease)
+        except StoreUnavailable:
+            raise RequestError(503, "The rate-limit store is unavailable; retry shortly", "store_unavailable") from None
+        finally:
+            self.metrics.store_duration.labels("admit").observe(time.perf_counter() - started)
+
+    def refusal(self, a: Admission, tier: Tier) -> web.Response:
+        limit = a.limit or "requests_per_minute"
+        self.metrics.rate_limited.labels(limit, tier.name).inc()
+        headers = ratelimit_headers(a)
+        what = _LIMIT_TEXT.get(limit, limit)
+        if a.too_large:
+            message = f"Request too large for the {what} limit: lower max_tokens or the prompt"
+            code = "request_too_large"
+            headers["x-should-retry"] = "false"
+        elif limit in QUOTAS:
+            message = f"Quota exceeded: {what}. It renews in {math.ceil(a.retry_after)}s"
+            code = "insufficient_quota"
+            headers["x-should-retry"] = "false"
+            headers["Retry-After"] = str(math.ceil(a.retry_after))
+        else:
+            message = f"Rate limit reached for {what}. Retry after {a.retry_after:.2f}s"
+            code = "rate_limit_exceeded"
+            headers["Retry-After"] = str(max(math.ceil(a.retry_after), 1))
+            headers["retry-after-ms"] = str(max(int(a.retry_after * 1000), 1))
+        return error_response(429, message, code, headers=headers)
+
+    async def settle(self, exchange: Exchange) -> None:
+        actual = exchange.actual_cost()
+        started = time.perf_counter()
+        try:
+            await self.store.settle(exchange.account.id, exchange.limits, exchange.admission, actual, time.time())
+        except Exception:  # noqa: BLE001 - settlement must never crash the proxy
+            self.metrics.store_errors.labels("settle").inc()
+            log.warning("settlement failed for a request; its reservation stands", exc_info=True)
+        finally:
+            self.metrics.store_duration.labels("settle").observe(time.perf_counter() - started)
+        usage = exchange.usage
+        tier = exchange.tier.name
+        if usage is not None:
+            self.metrics.tokens.labels("prompt", tier).inc(usage.prompt)
+            self.metrics.tokens.labels("completion", tier).inc(usage.completion)
+        elif exchange.chunks:
+            self.metrics.tokens.labels("completion", tier).inc(exchange.chunks)
+
+    # ---- upstream --------------------------------------------------------
+
+    async def forward(
+        self,
+        request: web.Request,
+        route: str,
+        method: str,
+        data: bytes | None,
+        headers: Any,
+        exchange: Exchange | None,
+    ) -> web.StreamResponse:
+        timeouts = self.config.upstream.timeouts
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeouts.total
+        started = loop.time()
+        try:
+            async with asyncio.timeout(min(timeouts.first_byte, timeouts.total)):
+                upstream = await self.upstream.session.request(
+                    method, self.upstream.base + route, data=data, headers=headers
+                )
+        except TimeoutError:
+            self.metrics.upstream_errors.labels("timeout").inc()
+            return error_response(504, "The upstream did not answer in time", "upstream_timeout")
+        except aiohttp.ClientError as exc:
+            self.metrics.upstream_errors.labels("connect").inc()
+            log.warning("upstream unreachable: %s", exc.__class__.__name__)
+            return error_response(502, "The upstream is unreachable", "upstream_unreachable")
+        self.metrics.upstream_duration.labels(route).observe(loop.time() - started)
+        if exchange is not None:
+            exchange.responded = True
+            exchange.upstream_status = upstream.status
+        extra = ratelimit_headers(exchange.admission) if exchange is not None else {}
+        try:
+            if upstream.content_type == "text/event-stream":
+                return await self.relay_stream(request, upstream, exchange, extra, deadline)
+            return await self.relay_body(upstream, exchange, extra, deadline)
+        finally:
+            upstream.close() if not upstream.content.at_eof() else upstream.release()
+
+    async def relay_body(
+        self, upstream: aiohttp.ClientResponse, exchange: Exchange | None, extra: dict[str, str], deadline: float
+    ) -> web.StreamResponse:
+        try:
+            async with asyncio.timeout_at(deadline):
+                body = await upstream.read()
+        except TimeoutError:
+            self.metrics.upstream_errors.labels("timeout").inc()
+            return error_response(504, "The upstream did not finish its answer in time", "upstream_timeout")
+        except aiohttp.ClientError:
+            self.metrics.upstream_errors.labels("disconnect").inc()
+            return error_response(502, "The upstream closed the connection mid-answer", "upstream_disconnected")
+        if exchange is not None and upstream.content_type == "application/json" and b'"usage"' in body:
+            try:
+                parsed = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                parsed = None
+            if isinstance(parsed, dict):
+                exchange.usage = parse_usage(parsed.get("usage"))
+        headers = response_headers(upstream.headers)
+        headers.update(extra)
+        return web.Response(status=upstream.status, body=body, headers=headers)
+
+    async def relay_stream(
+        self,
+        request: web.Request,
+        upstream: aiohttp.ClientResponse,
+        exchange: Exchange | None,
+        extra: dict[str, str],
+        deadline: float,
+    ) -> web.StreamResponse:
+        idle = self.config.upstream.timeouts.idle
+        headers = response_headers(upstream.headers)
+        headers.update(extra)
+        response = web.StreamResponse(status=upstream.status, headers=headers)
+        await response.prepare(request)
+        tap = StreamTap(drop_usage_chunk=exchange is not None and not exchange.features.include_usage)
+        if exchange is not None:
+            exchange.streamed = True
+        loop = asyncio.get_running_loop()
+        failure: tuple[str, str] | None = None
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout_at(min(loop.time() + idle, deadline)):
+                        chunk = await upstream.content.readany()
+                except TimeoutError:
+                    self.metrics.upstream_errors.labels("stream_timeout").inc()
+                    failure = ("The upstream stalled mid-stream", "upstream_timeout")
+                    break
+                except aiohttp.ClientError:
+                    self.metrics.upstream_errors.labels("disconnect").inc()
+                    failure = ("The upstream closed the connection mid-stream", "upstream_disconnected")
+                    break
+                if not chunk:
+                    break
+                out = tap.feed(chunk)
+                if out:
+                    await response.write(out)
+            rest = tap.flush()
+            if failure is not None:
+                status = 504 if failure[1] == "upstream_timeout" else 502
+                rest += b"data: " + error_body(status, failure[0], failure[1]) + b"\n\n"
+            if rest:
+                await response.write(rest)
+            await response.write_eof()
+        except ConnectionResetError:
+            pass  # the client went away; forward() aborts the upstream request
+        finally:
+            if exchange is not None:
+                exchange.usage = tap.usage
+                exchange.chunks = tap.chunks
+        return response
+
+
+def route_generates(route: str) -> bool:
+    return route in (CHAT, COMPLETIONS, RESPONSES)

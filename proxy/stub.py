@@ -1,0 +1,290 @@
+"""A stub OpenAI-compatible upstream for the demo, tests and benchmarks.
+
+It answers deterministically (the reply is derived from the prompt), counts
+one token per word, and can misbehave on request, selected by the model name
+so that any client (the official SDK included) can ask for it:
+
+- ``stub-error-<status>``: answer that HTTP status with an OpenAI error body;
+- ``stub-slow``: wait ``slow_seconds`` before the response headers;
+- ``stub-stall``: stream a few chunks, then stall for ``slow_seconds``;
+- ``stub-hf``: stream like Hugging Face ``transformers serve`` (usage on the
+  finish chunk, no ``[DONE]``, include_usage ignored);
+- ``stub-nousage``: never report usage;
+- ``stub-reset``: stream a few chunks, then drop the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+_WORDS = (
+    "the answer depends on context and on the assumptions we make about the inputs so let us reason "
+    "carefully step by step considering each case in turn before we reach a conclusion that holds"
+).split()
+
+
+@dataclass
+class StubStats:
+    """What the stub served, so tests can compare it with what Sluice charged."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    last_authorization: str | None = None
+    last_headers: dict[str, str] = field(default_factory=dict)
+    last_body: dict[str, Any] = field(default_factory=dict)
+
+
+def _prompt_text(body: dict[str, Any]) -> str:
+    parts: list[str] = []
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts.extend(p.get("text", "") for p in content if isinstance(p, dict))
+    prompt = body.get("prompt")
+    if isinstance(prompt, str):
+        parts.append(prompt)
+    value = body.get("input")
+    if isinstance(value, str):
+        parts.append(value)
+    elif isinstance(value, list):
+        parts.extend(v for v in value if isinstance(v, str))
+    return "\n".join(parts)
+
+
+def _reply(prompt: str, tokens: int) -> list[str]:
+    """Deterministic words: the same prompt always gets the same answer."""
+    seed = int.from_bytes(hashlib.blake2b(prompt.encode(), digest_size=4).digest(), "big")
+    return [_WORDS[(seed + i * 7) % len(_WORDS)] for i in range(tokens)]
+
+
+class StubUpstream:
+    def __init__(
+        self,
+        *,
+        reply_tokens: int = 40,
+        chunk_delay: float = 0.0,
+        slow_seconds: float = 5.0,
+        require_key: str | None = None,
+    ) -> None:
+        self.reply_tokens = reply_tokens
+        self.chunk_delay = chunk_delay
+        self.slow_seconds = slow_seconds
+        self.require_key = require_key
+        self.stats = StubStats()
+        self._runner: web.AppRunner | None = None
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/v1/chat/completions", self.chat)
+        app.router.add_post("/v1/completions", self.completions)
+        app.router.add_post("/v1/embeddings", self.embeddings)
+        app.router.add_post("/v1/responses", self.responses)
+        app.router.add_get("/v1/models", self.models)
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return f"http://{host}:{bound}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # ---- helpers ---------------------------------------------------------
+
+    async def _begin(self, request: web.Request) -> tuple[dict[str, Any], web.Response | None]:
+        self.stats.requests += 1
+        self.stats.last_authorization = request.headers.get("Authorization")
+        self.stats.last_headers = dict(request.headers)
+        if self.require_key is not None and request.headers.get("Authorization") != f"Bearer {self.require_key}":
+            return {}, _error(401, "stub: wrong upstream key", "invalid_api_key")
+        body = orjson.loads(await request.read()) if request.can_read_body else {}
+        self.stats.last_body = body
+        model = str(body.get("model", ""))
+        if model.startswith("stub-error-"):
+            status = int(model.rsplit("-", 1)[1])
+            return body, _error(status, f"stub error {status}", "stub_error")
+        if model == "stub-slow":
+            await asyncio.sleep(self.slow_seconds)
+        return body, None
+
+    def _tokens(self, body: dict[str, Any]) -> tuple[str, int, int]:
+        prompt = _prompt_text(body)
+        prompt_tokens = len(prompt.split()) + 4 * len(body.get("messages") or [])
+        limit = body.get("max_tokens") or body.get("max_completion_tokens") or body.get("max_output_tokens")
+        n = self.reply_tokens if not isinstance(limit, int) else min(limit, self.reply_tokens)
+        return prompt, prompt_tokens, n
+
+    def _count(self, prompt_tokens: int, completion_tokens: int) -> None:
+        self.stats.prompt_tokens += prompt_tokens
+        self.stats.completion_tokens += completion_tokens
+
+    # ---- routes ----------------------------------------------------------
+
+    async def models(self, request: web.Request) -> web.Response:
+        self.stats.last_authorization = request.headers.get("Authorization")
+        data = [{"id": name, "object": "model", "created": 0, "owned_by": "stub"} for name in ("stub-model", "stub-hf")]
+        return web.json_response({"object": "list", "data": data}, dumps=lambda o: orjson.dumps(o).decode())
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        return await self._generate(request, chat=True)
+
+    async def completions(self, request: web.Request) -> web.StreamResponse:
+        return await self._generate(request, chat=False)
+
+    async def _generate(self, request: web.Request, chat: bool) -> web.StreamResponse:
+        body, failed = await self._begin(request)
+        if failed is not None:
+            return failed
+        prompt, prompt_tokens, n = self._tokens(body)
+        words = _reply(prompt, n)
+        model = str(body.get("model", "stub-model"))
+        kind = "chat.completion" if chat else "text_completion"
+        if body.get("stream"):
+            return await self._stream(request, body, words, prompt_tokens, model, chat)
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": n, "total_tokens": prompt_tokens + n}
+        text = " ".join(words)
+        choice: dict[str, Any] = {"index": 0, "finish_reason": "length" if n < self.reply_tokens else "stop"}
+        if chat:
+            choice["message"] = {"role": "assistant", "content": text}
+        else:
+            choice["text"] = text
+        if body.get("logprobs"):
+            choice["logprobs"] = {"content": [{"token": w, "logprob": -0.5, "top_logprobs": []} for w in words]}
+        answer: dict[str, Any] = {
+            "id": f"stub-{self.stats.requests}",
+            "object": kind,
+            "created": int(time.time()),
+            "model": model,
+            "choices": [choice],
+        }
+        if model != "stub-nousage":
+            answer["usage"] = usage
+        self._count(prompt_tokens, n)
+        return web.Response(body=orjson.dumps(answer), content_type="application/json")
+
+    async def _stream(
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        words: list[str],
+        prompt_tokens: int,
+        model: str,
+        chat: bool,
+    ) -> web.StreamResponse:
+        hf = model == "stub-hf"
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage")) and model != "stub-nousage"
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        base = {"id": f"stub-{self.stats.requests}", "created": int(time.time()), "model": model}
+        base["object"] = "chat.completion.chunk" if chat else "text_completion"
+
+        def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:
+            return b"data: " + orjson.dumps({**base, "choices": choices, **extra}) + b"\n\n"
+
+        if chat:
+            await response.write(event([{"index": 0, "delta": {"role": "assistant", "content": ""}}]))
+        sent = 0
+        for i, word in enumerate(words):
+            if model in ("stub-stall", "stub-reset") and i == 3:
+                if model == "stub-reset":
+                    self._count(prompt_tokens, sent)
+                    assert request.transport is not None
+                    request.transport.abort()
+                    return response
+                await asyncio.sleep(self.slow_seconds)
+            piece = word if i == 0 else " " + word
+            choice = {"index": 0, "delta": {"content": piece}} if chat else {"index": 0, "text": piece}
+            await response.write(event([choice]))
+            sent += 1
+            if self.chunk_delay:
+                await asyncio.sleep(self.chunk_delay)
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": sent, "total_tokens": prompt_tokens + sent}
+        finish = {"index": 0, "delta": {}, "finish_reason": "length"} if chat else {"index": 0, "text": "", "finish_reason": "length"}
+        self._count(prompt_tokens, sent)
+        if hf:
+            await response.write(event([finish], usage=usage))
+            await response.write_eof()
+            return response
+        await response.write(event([finish]))
+        if include_usage:
+            await response.write(event([], usage=usage))
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+    async def embeddings(self, request: web.Request) -> web.Response:
+        body, failed = await self._begin(request)
+        if failed is not None:
+            return failed
+        value = body.get("input")
+        inputs = [value] if isinstance(value, str) else list(value or [])
+        data = []
+        tokens = 0
+        for i, item in enumerate(inputs):
+            text = item if isinstance(item, str) else " ".join(map(str, item))
+            tokens += len(text.split())
+            digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+            data.append({"object": "embedding", "index": i, "embedding": [b / 255.0 for b in digest]})
+        self._count(tokens, 0)
+        answer = {"object": "list", "data": data, "model": body.get("model", "stub-model"),
+                  "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+        return web.Response(body=orjson.dumps(answer), content_type="application/json")
+
+    async def responses(self, request: web.Request) -> web.StreamResponse:
+        body, failed = await self._begin(request)
+        if failed is not None:
+            return failed
+        prompt, prompt_tokens, n = self._tokens(body)
+        words = _reply(prompt, n)
+        text = " ".join(words)
+        usage = {"input_tokens": prompt_tokens, "output_tokens": n, "total_tokens": prompt_tokens + n}
+        result = {
+            "id": f"resp-{self.stats.requests}",
+            "object": "response",
+            "created_at": int(time.time()),
+            "model": body.get("model", "stub-model"),
+            "status": "completed",
+            "output": [{"type": "message", "id": "msg-1", "role": "assistant", "status": "completed",
+                        "content": [{"type": "output_text", "text": text, "annotations": []}]}],
+            "usage": usage,
+        }
+        self._count(prompt_tokens, n)
+        if not body.get("stream"):
+            return web.Response(body=orjson.dumps(result), content_type="application/json")
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        seq = 0
+
+        async def send(kind: str, payload: dict[str, Any]) -> None:
+            nonlocal seq
+            data = orjson.dumps({"type": kind, "sequence_number": seq, **payload})
+            seq += 1
+            await response.write(b"event: " + kind.encode() + b"\ndata: " + data + b"\n\n")
+
+        await send("response.created", {"response": {**result, "status": "in_progress", "output": [], "usage": None}})
+        for i, word in enumerate(words):
+            await send("response.output_text.delta", {"item_id": "msg-1", "output_index": 0, "content_index": 0,
+                                                      "delta": word if i == 0 else " " + word})
+        await send("response.completed", {"response": result})
+        await response.write_eof()
+        return response
+
+
+def _error(status: int, message: str, code: str) -> web.Response:
+    body = {"error": {"message": message, "type": "stub_error", "param": None, "code": code}}
+    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
