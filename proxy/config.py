@@ -160,6 +160,15 @@ class Config:
         return replace(tier.limits, **override.limits)
 
 
+# Instances, not classes: slotted dataclass fields are descriptors on the class.
+_DEFAULT_LISTEN = Listen()
+_DEFAULT_ADMINCONFIG = AdminConfig()
+_DEFAULT_UPSTREAMCONFIG = UpstreamConfig()
+_DEFAULT_TIMEOUTS = Timeouts()
+_DEFAULT_SERVERCONFIG = ServerConfig()
+_DEFAULT_STORECONFIG = StoreConfig()
+
+
 class _Section:
     """A mapping being validated; remembers its path and which keys were read."""
 
@@ -245,38 +254,38 @@ def _port(section: _Section, key: str, default: int) -> int:
 
 
 def _listen(s: _Section) -> Listen:
-    result = Listen(host=s.str("host", Listen.host), port=_port(s, "port", Listen.port))
+    result = Listen(host=s.str("host", _DEFAULT_LISTEN.host), port=_port(s, "port", _DEFAULT_LISTEN.port))
     s.done()
     return result
 
 
 def _admin(s: _Section) -> AdminConfig:
     result = AdminConfig(
-        host=s.str("host", AdminConfig.host),
-        port=_port(s, "port", AdminConfig.port),
-        token_env=s.str("token_env", AdminConfig.token_env),
+        host=s.str("host", _DEFAULT_ADMINCONFIG.host),
+        port=_port(s, "port", _DEFAULT_ADMINCONFIG.port),
+        token_env=s.str("token_env", _DEFAULT_ADMINCONFIG.token_env),
     )
     s.done()
     return result
 
 
 def _upstream(s: _Section) -> UpstreamConfig:
-    url = s.str("url", UpstreamConfig.url)
+    url = s.str("url", _DEFAULT_UPSTREAMCONFIG.url)
     if not url.startswith(("http://", "https://")):
         raise ConfigError(s._at("url"), f"must start with http:// or https://, got {_show(url)}")
     t = s.section("timeouts")
     timeouts = Timeouts(
-        connect=t.float("connect", Timeouts.connect, exclusive=True),
-        first_byte=t.float("first_byte", Timeouts.first_byte, exclusive=True),
-        idle=t.float("idle", Timeouts.idle, exclusive=True),
-        total=t.float("total", Timeouts.total, exclusive=True),
+        connect=t.float("connect", _DEFAULT_TIMEOUTS.connect, exclusive=True),
+        first_byte=t.float("first_byte", _DEFAULT_TIMEOUTS.first_byte, exclusive=True),
+        idle=t.float("idle", _DEFAULT_TIMEOUTS.idle, exclusive=True),
+        total=t.float("total", _DEFAULT_TIMEOUTS.total, exclusive=True),
     )
     t.done()
     result = UpstreamConfig(
         url=url.rstrip("/"),
         api_key_env=s.str("api_key_env", None),
         pass_client_key=s.bool("pass_client_key", False),
-        max_connections=s.int("max_connections", UpstreamConfig.max_connections, minimum=1),
+        max_connections=s.int("max_connections", _DEFAULT_UPSTREAMCONFIG.max_connections, minimum=1),
         timeouts=timeouts,
     )
     s.done()
@@ -294,10 +303,10 @@ def _server(s: _Section) -> ServerConfig:
         except ValueError as exc:
             raise ConfigError(s._at(f"trusted_proxies[{i}]"), str(exc)) from None
     result = ServerConfig(
-        max_body_bytes=s.int("max_body_bytes", ServerConfig.max_body_bytes, minimum=1024),
-        max_header_bytes=s.int("max_header_bytes", ServerConfig.max_header_bytes, minimum=1024),
+        max_body_bytes=s.int("max_body_bytes", _DEFAULT_SERVERCONFIG.max_body_bytes, minimum=1024),
+        max_header_bytes=s.int("max_header_bytes", _DEFAULT_SERVERCONFIG.max_header_bytes, minimum=1024),
         trusted_proxies=tuple(networks),
-        drain_seconds=s.float("drain_seconds", ServerConfig.drain_seconds),
+        drain_seconds=s.float("drain_seconds", _DEFAULT_SERVERCONFIG.drain_seconds),
     )
     s.done()
     return result
@@ -320,13 +329,13 @@ def _store(s: _Section) -> StoreConfig:
         backend=backend,
         url=url,
         cluster=s.bool("cluster", False),
-        timeout_ms=s.float("timeout_ms", StoreConfig.timeout_ms, exclusive=True),
+        timeout_ms=s.float("timeout_ms", _DEFAULT_STORECONFIG.timeout_ms, exclusive=True),
         failure=s.choice("failure", "open", ("open", "closed")),
-        breaker_failures=s.int("breaker_failures", StoreConfig.breaker_failures, minimum=1),
-        breaker_cooldown_s=s.float("breaker_cooldown_s", StoreConfig.breaker_cooldown_s, exclusive=True),
+        breaker_failures=s.int("breaker_failures", _DEFAULT_STORECONFIG.breaker_failures, minimum=1),
+        breaker_cooldown_s=s.float("breaker_cooldown_s", _DEFAULT_STORECONFIG.breaker_cooldown_s, exclusive=True),
         replicas=s.int("replicas", 1, minimum=1),
-        lease_ttl_s=s.float("lease_ttl_s", StoreConfig.lease_ttl_s, exclusive=True),
-        max_accounts=s.int("max_accounts", StoreConfig.max_accounts, minimum=1),
+        lease_ttl_s=s.float("lease_ttl_s", _DEFAULT_STORECONFIG.lease_ttl_s, exclusive=True),
+        max_accounts=s.int("max_accounts", _DEFAULT_STORECONFIG.max_accounts, minimum=1),
     )
     s.done()
     return result

@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import LineTooLong
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_server import Server
 
@@ -84,15 +85,15 @@ class _OpenAIErrorProtocol(RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> web.StreamResponse:
-        text = str(message or exc or "bad request")
-        if status == 400 and ("too long" in text.lower() or "too large" in text.lower()):
-            status, code = 431, "headers_too_large"
+        # Never echo the offending bytes: a header may carry a secret.
+        if isinstance(exc, LineTooLong):
+            status, code, text = 431, "headers_too_large", "Request line or header too large"
+        elif status < 500:
+            code, text = "bad_request", "Malformed HTTP request"
         else:
-            code = "bad_request" if status < 500 else "server_error"
-        if status >= 500:
             log.error("unhandled error while serving a request", exc_info=exc)
-            text = "The proxy failed to handle the request"
-        response = web.Response(status=status, body=error_body(status, text.splitlines()[0], code), content_type="application/json")
+            code, text = "server_error", "The proxy failed to handle the request"
+        response = web.Response(status=status, body=error_body(status, text, code), content_type="application/json")
         response.force_close()
         return response
 

@@ -37,6 +37,7 @@ class StubStats:
     requests: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    aborted_streams: int = 0  # streams whose client (Sluice) went away mid-way
     last_authorization: str | None = None
     last_headers: dict[str, str] = field(default_factory=dict)
     last_body: dict[str, Any] = field(default_factory=dict)
@@ -186,7 +187,6 @@ class StubUpstream:
         model: str,
         chat: bool,
     ) -> web.StreamResponse:
-        hf = model == "stub-hf"
         include_usage = bool((body.get("stream_options") or {}).get("include_usage")) and model != "stub-nousage"
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await response.prepare(request)
@@ -196,6 +196,24 @@ class StubUpstream:
         def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:
             return b"data: " + orjson.dumps({**base, "choices": choices, **extra}) + b"\n\n"
 
+        try:
+            return await self._stream_words(request, response, event, words, prompt_tokens, model, chat, include_usage)
+        except (ConnectionResetError, asyncio.CancelledError):
+            self.stats.aborted_streams += 1
+            raise
+
+    async def _stream_words(
+        self,
+        request: web.Request,
+        response: web.StreamResponse,
+        event: Any,
+        words: list[str],
+        prompt_tokens: int,
+        model: str,
+        chat: bool,
+        include_usage: bool,
+    ) -> web.StreamResponse:
+        hf = model == "stub-hf"
         if chat:
             await response.write(event([{"index": 0, "delta": {"role": "assistant", "content": ""}}]))
         sent = 0
