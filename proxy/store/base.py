@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from proxy.config import Limits
-from proxy.limits import Admission
+from proxy.limits import LIMIT_ORDER, Admission, Calendar, remaining
 
 
 class StoreUnavailable(Exception):
@@ -28,3 +29,63 @@ class Store(Protocol):
         """Raise if the store cannot serve."""
 
     async def close(self) -> None: ...
+
+
+def build_admission(
+    limits: Limits,
+    now: float,
+    cal: Calendar,
+    *,
+    allowed: bool,
+    waits: Mapping[str, float],
+    too_large: bool,
+    cost: int,
+    lease: str,
+    request_tat: float,
+    token_tat: float,
+) -> Admission:
+    """The Admission for a decision, from the per-minute TATs as they stand after it.
+
+    Shared so every backend reports remaining/reset with the very same arithmetic;
+    a backend only has to produce the TATs and the per-limit waits.
+    """
+    req_left, req_reset = (0, 0.0)
+    tok_left, tok_reset = (0, 0.0)
+    if limits.requests_per_minute is not None:
+        req_left, req_reset = remaining(request_tat, now, limits.requests_per_minute)
+    if limits.tokens_per_minute is not None:
+        tok_left, tok_reset = remaining(token_tat, now, limits.tokens_per_minute)
+    return Admission(
+        allowed=allowed,
+        limit=next((name for name in LIMIT_ORDER if name in waits), None),
+        retry_after=max(waits.values()) if waits else 0.0,
+        reserved=cost if allowed else 0,
+        lease=lease if allowed and limits.concurrency is not None else None,
+        day=cal.day,
+        month=cal.month,
+        requests_limit=limits.requests_per_minute,
+        requests_remaining=req_left,
+        requests_reset=req_reset,
+        tokens_limit=limits.tokens_per_minute,
+        tokens_remaining=tok_left,
+        tokens_reset=tok_reset,
+        too_large=too_large,
+    )
+
+
+def usage_dict(
+    request_tat: float,
+    token_tat: float,
+    day_used: int,
+    month_used: int,
+    leases: int,
+    limits: Limits,
+    now: float,
+) -> dict[str, Any]:
+    """One shape for every backend's usage report."""
+    out: dict[str, Any] = {"tokens_today": day_used, "tokens_this_month": month_used, "in_flight": leases}
+    if limits.requests_per_minute is not None:
+        out["requests_remaining"] = remaining(request_tat, now, limits.requests_per_minute)[0]
+    if limits.tokens_per_minute is not None:
+        out["tokens_remaining"] = remaining(token_tat, now, limits.tokens_per_minute)[0]
+    return out

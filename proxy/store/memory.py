@@ -15,7 +15,6 @@ from proxy.config import Limits
 from proxy.limits import (
     CONCURRENCY,
     CONCURRENCY_RETRY,
-    LIMIT_ORDER,
     REQUESTS_PER_MINUTE,
     TOKENS_PER_DAY,
     TOKENS_PER_MINUTE,
@@ -23,9 +22,9 @@ from proxy.limits import (
     Admission,
     Calendar,
     gcra,
-    remaining,
     settled_tat,
 )
+from proxy.store.base import build_admission, usage_dict
 
 
 class _AccountBudget:
@@ -102,42 +101,17 @@ class MemoryStore:
             b.month_used += cost
             if limits.concurrency is not None:
                 b.leases[lease] = now + self._lease_ttl
-        return self._admission(b, limits, now, cal, allowed, waits, too_large, cost if allowed else 0, lease)
-
-    @staticmethod
-    def _admission(
-        b: _AccountBudget,
-        limits: Limits,
-        now: float,
-        cal: Calendar,
-        allowed: bool,
-        waits: dict[str, float],
-        too_large: bool,
-        reserved: int,
-        lease: str,
-    ) -> Admission:
-        req_left, req_reset = (0, 0.0)
-        tok_left, tok_reset = (0, 0.0)
-        if limits.requests_per_minute is not None:
-            req_left, req_reset = remaining(b.request_tat, now, limits.requests_per_minute)
-        if limits.tokens_per_minute is not None:
-            tok_left, tok_reset = remaining(b.token_tat, now, limits.tokens_per_minute)
-        limit = next((name for name in LIMIT_ORDER if name in waits), None)
-        return Admission(
+        return build_admission(
+            limits,
+            now,
+            cal,
             allowed=allowed,
-            limit=limit,
-            retry_after=max(waits.values()) if waits else 0.0,
-            reserved=reserved,
-            lease=lease if allowed and limits.concurrency is not None else None,
-            day=cal.day,
-            month=cal.month,
-            requests_limit=limits.requests_per_minute,
-            requests_remaining=req_left,
-            requests_reset=req_reset,
-            tokens_limit=limits.tokens_per_minute,
-            tokens_remaining=tok_left,
-            tokens_reset=tok_reset,
+            waits=waits,
             too_large=too_large,
+            cost=cost,
+            lease=lease,
+            request_tat=b.request_tat,
+            token_tat=b.token_tat,
         )
 
     def settle_now(self, account: str, limits: Limits, admission: Admission, actual: int, now: float) -> None:
@@ -157,7 +131,7 @@ class MemoryStore:
     def usage_now(self, account: str, limits: Limits, now: float) -> dict[str, Any]:
         b = self._accounts.get(account) or _AccountBudget()
         cal = Calendar.at(now)
-        return _usage_dict(
+        return usage_dict(
             b.request_tat,
             b.token_tat,
             b.day_used if b.day == cal.day else 0,
@@ -181,21 +155,3 @@ class MemoryStore:
 
     async def close(self) -> None:
         return None
-
-
-def _usage_dict(
-    request_tat: float,
-    token_tat: float,
-    day_used: int,
-    month_used: int,
-    leases: int,
-    limits: Limits,
-    now: float,
-) -> dict[str, Any]:
-    """One shape for every backend's usage report."""
-    out: dict[str, Any] = {"tokens_today": day_used, "tokens_this_month": month_used, "in_flight": leases}
-    if limits.requests_per_minute is not None:
-        out["requests_remaining"] = remaining(request_tat, now, limits.requests_per_minute)[0]
-    if limits.tokens_per_minute is not None:
-        out["tokens_remaining"] = remaining(token_tat, now, limits.tokens_per_minute)[0]
-    return out

@@ -1,0 +1,480 @@
+"""One conformance suite for every budget store backend.
+
+Each case runs against the in-process memory store, a standalone Redis and a
+3-master Redis Cluster, on a virtual clock (the stores take ``now`` as an
+argument). The Redis-only cases check what only Redis has: TTLs, hash slots,
+the NOSCRIPT fallback, and atomicity under concurrent clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import random
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from importlib import resources
+
+import pytest
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
+
+from proxy.config import Limits, StoreConfig
+from proxy.limits import (
+    CONCURRENCY,
+    CONCURRENCY_RETRY,
+    REQUESTS_PER_MINUTE,
+    TOKENS_PER_DAY,
+    TOKENS_PER_MINUTE,
+    TOKENS_PER_MONTH,
+    Admission,
+)
+from proxy.store import build_store
+from proxy.store.base import Store, StoreUnavailable
+from proxy.store.memory import MemoryStore
+from proxy.store.redis import RedisStore
+from tests.redis_servers import RedisClusterProcesses, RedisProcess, free_port
+
+LEASE_TTL = 30.0
+ACCOUNT = "acct"
+
+
+def utc(*args: int) -> float:
+    return dt.datetime(*args, tzinfo=dt.UTC).timestamp()
+
+
+NOON = utc(2025, 3, 14, 12, 0, 0)  # a whole second: sums of 6.0 stay exact
+
+
+def lease() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class Backend:
+    kind: str
+    store: Store
+    client: Redis | RedisCluster | None = None
+    prefix: str = ""
+
+
+def open_backend(kind: str, request: pytest.FixtureRequest) -> Backend:
+    """A fresh, empty store: a new MemoryStore, or a unique key prefix on a shared server."""
+    if kind == "memory":
+        return Backend(kind, MemoryStore(lease_ttl=LEASE_TTL))
+    client: Redis | RedisCluster
+    if kind == "redis":
+        server: RedisProcess = request.getfixturevalue("redis_standalone")
+        client = Redis(host="127.0.0.1", port=server.port)
+    else:
+        cluster: RedisClusterProcesses = request.getfixturevalue("redis_cluster")
+        client = RedisCluster(host="127.0.0.1", port=cluster.ports[0])
+    prefix = f"t{uuid.uuid4().hex[:12]}:"
+    return Backend(kind, RedisStore(client, lease_ttl=LEASE_TTL, prefix=prefix), client, prefix)
+
+
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+    b = open_backend(request.param, request)
+    yield b
+    await b.store.close()
+
+
+@pytest.fixture
+def store(backend: Backend) -> Store:
+    return backend.store
+
+
+@pytest.fixture(params=["redis", "redis-cluster"])
+async def redis_backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+    b = open_backend(request.param, request)
+    yield b
+    await b.store.close()
+
+
+async def admit(store: Store, limits: Limits, cost: int, now: float, account: str = ACCOUNT) -> Admission:
+    return await store.admit(account, limits, cost, now, lease())
+
+
+# ---- requests per minute ----------------------------------------------------
+
+
+async def test_rpm_burst_then_refusal(store: Store) -> None:
+    limits = Limits(requests_per_minute=10)
+    for i in range(10):
+        a = await admit(store, limits, 0, NOON)
+        assert a.allowed and a.requests_remaining == 9 - i
+    refused = await admit(store, limits, 0, NOON)
+    assert not refused.allowed
+    assert refused.limit == REQUESTS_PER_MINUTE
+    assert refused.retry_after == pytest.approx(6.0)  # 60 / L after a full burst
+    assert refused.reserved == 0 and not refused.too_large
+    early = await admit(store, limits, 0, NOON + 5.5)
+    assert not early.allowed and early.retry_after == pytest.approx(0.5)
+
+
+async def test_rpm_is_smooth_no_double_burst(store: Store) -> None:
+    limits = Limits(requests_per_minute=10)
+    for _ in range(10):
+        assert (await admit(store, limits, 0, NOON)).allowed
+    # A fixed window would let a second burst of 10 through at the minute edge;
+    # GCRA lets exactly one through every 6 s after a full burst.
+    admitted = []
+    for step in range(1, 121):
+        now = NOON + step * 0.5
+        if (await admit(store, limits, 0, now)).allowed:
+            admitted.append(now - NOON)
+    assert admitted == [6.0 * k for k in range(1, 11)]
+
+
+# ---- tokens per minute ------------------------------------------------------
+
+
+async def test_tpm_reserve_then_refund_on_settle(store: Store) -> None:
+    limits = Limits(tokens_per_minute=1000)
+    first = await admit(store, limits, 600, NOON)
+    assert first.allowed and first.reserved == 600
+    assert first.tokens_remaining == 400 and first.tokens_reset == pytest.approx(36.0)
+    second = await admit(store, limits, 600, NOON)
+    assert not second.allowed and second.limit == TOKENS_PER_MINUTE
+    assert second.retry_after == pytest.approx(12.0)
+    assert not second.too_large
+    await store.settle(ACCOUNT, limits, first, 100, NOON)  # 500 tokens back
+    assert (await store.usage(ACCOUNT, limits, NOON))["tokens_remaining"] == 900
+    third = await admit(store, limits, 600, NOON)
+    assert third.allowed and third.tokens_remaining == 300
+
+
+async def test_tpm_overspend_on_settle_pushes_the_wait_out(store: Store) -> None:
+    limits = Limits(tokens_per_minute=1000)
+    first = await admit(store, limits, 100, NOON)
+    await store.settle(ACCOUNT, limits, first, 900, NOON)  # 800 more than reserved
+    assert (await store.usage(ACCOUNT, limits, NOON))["tokens_remaining"] == 100
+    refused = await admit(store, limits, 200, NOON)
+    assert not refused.allowed and refused.limit == TOKENS_PER_MINUTE
+    assert refused.retry_after == pytest.approx(6.0)
+    assert (await admit(store, limits, 200, NOON + 6.0)).allowed
+
+
+async def test_refund_never_banks_credit_past_a_full_bucket(store: Store) -> None:
+    limits = Limits(tokens_per_minute=1000, tokens_per_day=10_000)
+    a = await admit(store, limits, 100, NOON)
+    # A refund larger than anything counted: the bucket is full, the day counter 0, never negative.
+    await store.settle(ACCOUNT, limits, replace(a, reserved=5000), 0, NOON)
+    usage = await store.usage(ACCOUNT, limits, NOON)
+    assert usage["tokens_remaining"] == 1000 and usage["tokens_today"] == 0
+    for _ in range(10):
+        assert (await admit(store, limits, 100, NOON)).allowed
+    assert not (await admit(store, limits, 100, NOON)).allowed
+
+
+async def test_too_large(store: Store) -> None:
+    limits = Limits(tokens_per_minute=1000, tokens_per_day=5000)
+    big = await admit(store, limits, 1001, NOON)
+    assert not big.allowed and big.too_large and big.limit == TOKENS_PER_MINUTE
+    fits = await admit(store, limits, 1000, NOON)
+    assert fits.allowed and not fits.too_large
+    full = await admit(store, limits, 1000, NOON)  # no room now, but it will come
+    assert not full.allowed and not full.too_large
+    daily = await admit(store, Limits(tokens_per_day=500), 501, NOON, account="other")
+    assert not daily.allowed and daily.too_large and daily.limit == TOKENS_PER_DAY
+
+
+# ---- calendar quotas --------------------------------------------------------
+
+
+async def test_daily_quota_refuses_until_utc_midnight(store: Store) -> None:
+    late = utc(2025, 3, 14, 23, 59, 30)
+    limits = Limits(tokens_per_day=1000)
+    a = await admit(store, limits, 600, late)
+    assert a.allowed and a.day == "20250314"
+    await store.settle(ACCOUNT, limits, a, 600, late)
+    refused = await admit(store, limits, 500, late)
+    assert not refused.allowed and refused.limit == TOKENS_PER_DAY
+    assert refused.retry_after == pytest.approx(30.0)  # seconds to UTC midnight
+    assert not refused.too_large
+    assert (await admit(store, limits, 400, late)).allowed  # exactly the quota
+    assert not (await admit(store, limits, 1, late)).allowed
+    renewed = await admit(store, limits, 500, late + 31)  # 00:00:01 the next day
+    assert renewed.allowed and renewed.day == "20250315"
+    usage = await store.usage(ACCOUNT, limits, late + 31)
+    assert usage["tokens_today"] == 500 and usage["tokens_this_month"] == 1500
+
+
+async def test_monthly_quota(store: Store) -> None:
+    limits = Limits(tokens_per_month=1000)
+    assert (await admit(store, limits, 800, utc(2025, 3, 30, 12))).allowed
+    last_hour = utc(2025, 3, 31, 23)
+    refused = await admit(store, limits, 300, last_hour)  # a new day, the same month
+    assert not refused.allowed and refused.limit == TOKENS_PER_MONTH
+    assert refused.retry_after == pytest.approx(3600.0)
+    assert (await admit(store, limits, 200, last_hour)).allowed
+    april = await admit(store, limits, 1000, utc(2025, 4, 1, 0, 0, 1))
+    assert april.allowed and april.month == "202504"
+    usage = await store.usage(ACCOUNT, limits, utc(2025, 4, 1, 0, 0, 2))
+    assert usage["tokens_this_month"] == 1000
+
+
+# ---- concurrency --------------------------------------------------------------
+
+
+async def test_concurrency_leases(store: Store) -> None:
+    limits = Limits(concurrency=2)
+    a = await store.admit(ACCOUNT, limits, 10, NOON, "lease-a")
+    b = await store.admit(ACCOUNT, limits, 10, NOON, "lease-b")
+    assert a.allowed and a.lease == "lease-a" and b.allowed
+    third = await admit(store, limits, 10, NOON)
+    assert not third.allowed and third.limit == CONCURRENCY
+    assert third.retry_after == CONCURRENCY_RETRY and third.lease is None
+    assert (await store.usage(ACCOUNT, limits, NOON))["in_flight"] == 2
+    await store.settle(ACCOUNT, limits, a, 10, NOON + 1)  # releases a's slot
+    assert (await admit(store, limits, 10, NOON + 1)).allowed
+    assert not (await admit(store, limits, 10, NOON + 1)).allowed
+    # A lease whose request never settled (a crashed replica) frees its slot at expiry.
+    expired = NOON + 1 + LEASE_TTL + 1
+    assert (await admit(store, limits, 10, expired)).allowed
+    assert (await admit(store, limits, 10, expired)).allowed
+    assert not (await admit(store, limits, 10, expired)).allowed
+
+
+async def test_no_lease_without_a_concurrency_limit(store: Store) -> None:
+    a = await admit(store, Limits(requests_per_minute=5), 10, NOON)
+    assert a.allowed and a.lease is None
+    await store.settle(ACCOUNT, Limits(requests_per_minute=5), a, 10, NOON)
+    assert (await store.usage(ACCOUNT, Limits(), NOON))["in_flight"] == 0
+
+
+# ---- atomicity and the Admission ------------------------------------------------
+
+
+async def test_a_refusal_reserves_nothing(store: Store) -> None:
+    limits = Limits(
+        requests_per_minute=10, tokens_per_minute=1000, tokens_per_day=5000, tokens_per_month=9000, concurrency=1
+    )
+    held = await admit(store, limits, 100, NOON)
+    before = await store.usage(ACCOUNT, limits, NOON)
+    by_concurrency = await admit(store, limits, 100, NOON)
+    assert not by_concurrency.allowed and by_concurrency.limit == CONCURRENCY
+    assert await store.usage(ACCOUNT, limits, NOON) == before
+    await store.settle(ACCOUNT, limits, held, 100, NOON)
+    before = await store.usage(ACCOUNT, limits, NOON)
+    by_tokens = await admit(store, limits, 950, NOON)  # rpm, quotas and concurrency would pass
+    assert not by_tokens.allowed and by_tokens.limit == TOKENS_PER_MINUTE
+    assert await store.usage(ACCOUNT, limits, NOON) == before
+    quota = Limits(requests_per_minute=10, tokens_per_minute=1000, tokens_per_day=150, concurrency=2)
+    assert (await admit(store, quota, 100, NOON, account="q")).allowed
+    by_day = await admit(store, quota, 100, NOON, account="q")
+    assert not by_day.allowed and by_day.limit == TOKENS_PER_DAY
+    assert by_day.requests_remaining == 9 and by_day.tokens_remaining == 900
+    usage = await store.usage("q", quota, NOON)
+    assert usage["in_flight"] == 1 and usage["tokens_today"] == 100
+
+
+async def test_first_refusing_limit_is_named_and_the_longest_wait_wins(store: Store) -> None:
+    limits = Limits(requests_per_minute=1, tokens_per_day=100)
+    assert (await admit(store, limits, 50, NOON)).allowed
+    refused = await admit(store, limits, 60, NOON)  # over both rpm (60 s) and the day (12 h)
+    assert refused.limit == REQUESTS_PER_MINUTE
+    assert refused.retry_after == pytest.approx(12 * 3600.0)
+
+
+async def test_admission_remaining_and_reset(store: Store) -> None:
+    limits = Limits(requests_per_minute=10, tokens_per_minute=1000)
+    a = await admit(store, limits, 250, NOON)
+    assert a == Admission(
+        allowed=True,
+        reserved=250,
+        day="20250314",
+        month="202503",
+        requests_limit=10,
+        requests_remaining=9,
+        requests_reset=pytest.approx(6.0),
+        tokens_limit=1000,
+        tokens_remaining=750,
+        tokens_reset=pytest.approx(15.0),
+    )
+    b = await admit(store, limits, 0, NOON + 3)  # request TAT NOON+12: 9 s of backlog
+    assert b.requests_remaining == 8 and b.requests_reset == pytest.approx(9.0)
+    assert b.tokens_remaining == 800 and b.tokens_reset == pytest.approx(12.0)
+
+
+async def test_unlimited_never_refuses(store: Store) -> None:
+    limits = Limits()
+    for _ in range(50):
+        a = await admit(store, limits, 10**9, NOON)
+        assert a.allowed and a.limit is None and a.lease is None
+        assert a.requests_limit is None and a.tokens_limit is None
+    usage = await store.usage(ACCOUNT, limits, NOON)
+    assert usage == {"tokens_today": 50 * 10**9, "tokens_this_month": 50 * 10**9, "in_flight": 0}
+
+
+async def test_usage_reflects_settled_tokens(store: Store) -> None:
+    # 1920 tokens/min: one token every 2**-5 s, so the expected numbers are exact.
+    limits = Limits(requests_per_minute=100, tokens_per_minute=1920, tokens_per_day=100_000, concurrency=4)
+    assert await store.usage(ACCOUNT, limits, NOON) == {
+        "tokens_today": 0,
+        "tokens_this_month": 0,
+        "in_flight": 0,
+        "requests_remaining": 100,
+        "tokens_remaining": 1920,
+    }
+    a = await admit(store, limits, 500, NOON)
+    usage = await store.usage(ACCOUNT, limits, NOON)
+    assert usage["tokens_today"] == 500 and usage["in_flight"] == 1 and usage["tokens_remaining"] == 1420
+    await store.settle(ACCOUNT, limits, a, 120, NOON)
+    assert await store.usage(ACCOUNT, limits, NOON) == {
+        "tokens_today": 120,
+        "tokens_this_month": 120,
+        "in_flight": 0,
+        "requests_remaining": 99,
+        "tokens_remaining": 1800,
+    }
+
+
+async def test_same_decisions_as_the_memory_reference(store: Store) -> None:
+    """A seeded random workload gives Admissions equal to MemoryStore's, field for field."""
+    reference = MemoryStore(lease_ttl=LEASE_TTL)
+    rng = random.Random(1234)
+    limits = Limits(
+        requests_per_minute=7, tokens_per_minute=3000, tokens_per_day=40_000, tokens_per_month=90_000, concurrency=3
+    )
+    now = utc(2025, 1, 31, 22, 0, 0) + 0.123
+    open_: list[Admission] = []
+    for _ in range(150):
+        now += rng.choice([0.0, 0.25, 1.7, 9.0, 400.0])
+        if open_ and rng.random() < 0.4:
+            a = open_.pop(rng.randrange(len(open_)))
+            actual = max(a.reserved + rng.randint(-600, 600), 0)
+            await store.settle(ACCOUNT, limits, a, actual, now)
+            await reference.settle(ACCOUNT, limits, a, actual, now)
+        else:
+            cost, lease_id = rng.randint(0, 1500), lease()
+            got = await store.admit(ACCOUNT, limits, cost, now, lease_id)
+            assert got == await reference.admit(ACCOUNT, limits, cost, now, lease_id)
+            if got.allowed:
+                open_.append(got)
+        assert await store.usage(ACCOUNT, limits, now) == await reference.usage(ACCOUNT, limits, now)
+
+
+# ---- Redis only ---------------------------------------------------------------------
+
+
+async def _keys(b: Backend) -> list[bytes]:
+    assert b.client is not None
+    return [key async for key in b.client.scan_iter(match=f"{b.prefix}*")]
+
+
+async def test_every_key_has_a_ttl(redis_backend: Backend) -> None:
+    store, client = redis_backend.store, redis_backend.client
+    assert client is not None
+    limits = Limits(requests_per_minute=5, tokens_per_minute=1000, tokens_per_day=900, concurrency=2)
+    a = await admit(store, limits, 300, NOON)
+    await admit(store, limits, 300, NOON)
+    await admit(store, limits, 300, NOON)  # refused (concurrency): must create nothing without a TTL
+    await store.settle(ACCOUNT, limits, a, 200, NOON)
+    keys = await _keys(redis_backend)
+    prefix = redis_backend.prefix.encode()
+    suffixes = (b"gcra", b"d:20250314", b"m:202503", b"lease")
+    assert sorted(keys) == sorted(prefix + b"{a:acct}:" + suffix for suffix in suffixes)
+    for key in keys:
+        assert await client.pttl(key) > 0, key
+
+
+async def test_one_accounts_keys_share_one_cluster_slot(redis_backend: Backend) -> None:
+    limits = Limits(requests_per_minute=5, tokens_per_minute=1000, tokens_per_day=900, concurrency=2)
+    accounts = ["alice", "org:42/user-7", "ünïcode", "a}b{c"]
+    for account in accounts:
+        assert (await admit(redis_backend.store, limits, 10, NOON, account=account)).allowed
+    keys = await _keys(redis_backend)
+    assert len(keys) == 4 * len(accounts)
+    for account in accounts:
+        mine = [k for k in keys if k.startswith(f"{redis_backend.prefix}{{a:{account}}}:".encode())]
+        assert len(mine) == 4
+        assert len({key_slot(k) for k in mine}) == 1, mine
+
+
+async def test_admit_after_script_flush(redis_backend: Backend) -> None:
+    client = redis_backend.client
+    assert client is not None
+    limits = Limits(requests_per_minute=2)
+    assert (await admit(redis_backend.store, limits, 1, NOON)).allowed
+    await client.script_flush()
+    sha = hashlib.sha1(resources.files("proxy.store").joinpath("admit.lua").read_bytes()).hexdigest()
+    assert not any(await _script_exists(client, sha))
+    assert (await admit(redis_backend.store, limits, 1, NOON)).allowed  # NOSCRIPT, then EVAL
+    assert any(await _script_exists(client, sha))  # EVAL cached it: later calls are one EVALSHA
+    assert not (await admit(redis_backend.store, limits, 1, NOON)).allowed
+
+
+async def _script_exists(client: Redis | RedisCluster, sha: str) -> list[bool]:
+    """Whether each server (each cluster primary) has the script cached."""
+    if isinstance(client, RedisCluster):
+        nodes = client.get_primaries()
+        return [bool((await client.execute_command("SCRIPT EXISTS", sha, target_nodes=node))[0]) for node in nodes]
+    return [bool(x) for x in await client.script_exists(sha)]
+
+
+async def test_concurrent_clients_admit_exactly_the_limit(redis_backend: Backend) -> None:
+    limit, tasks, per_task = 40, 8, 15
+    limits = Limits(requests_per_minute=limit)
+
+    async def worker() -> int:
+        results = [await admit(redis_backend.store, limits, 1, NOON) for _ in range(per_task)]
+        return sum(a.allowed for a in results)
+
+    counts = await asyncio.gather(*(worker() for _ in range(tasks)))
+    assert sum(counts) == limit
+
+
+# ---- building from config -----------------------------------------------------------
+
+
+async def _round_trip(store: Store) -> None:
+    try:
+        await store.ping()
+        limits = Limits(requests_per_minute=1)
+        account = uuid.uuid4().hex
+        assert (await admit(store, limits, 1, NOON, account=account)).allowed
+        assert not (await admit(store, limits, 1, NOON, account=account)).allowed
+    finally:
+        await store.close()
+
+
+async def test_build_store_standalone_tcp_unix_and_credentials(redis_standalone: RedisProcess) -> None:
+    await _round_trip(build_store(StoreConfig(backend="redis", url=redis_standalone.url, timeout_ms=2000)))
+    assert redis_standalone.unixsocket is not None
+    await _round_trip(build_store(StoreConfig(backend="redis", url=f"unix://{redis_standalone.unixsocket}")))
+    user = f"sluice-{uuid.uuid4().hex[:8]}"
+    with redis_standalone.client() as admin:
+        admin.acl_setuser(user, enabled=True, passwords=["+s3cret"], keys=["*"], commands=["+@all"])
+    try:
+        url = f"redis://{user}:s3cret@127.0.0.1:{redis_standalone.port}/0"
+        await _round_trip(build_store(StoreConfig(backend="redis", url=url, timeout_ms=2000)))
+        wrong = build_store(StoreConfig(backend="redis", url=url.replace("s3cret", "nope"), timeout_ms=2000))
+        with pytest.raises(StoreUnavailable):
+            await wrong.ping()
+        await wrong.close()
+    finally:
+        with redis_standalone.client() as admin:
+            admin.acl_deluser(user)
+
+
+async def test_build_store_cluster(redis_cluster: RedisClusterProcesses) -> None:
+    config = StoreConfig(backend="redis", url=redis_cluster.url, cluster=True, timeout_ms=2000)
+    await _round_trip(build_store(config))
+
+
+@pytest.mark.parametrize("cluster", [False, True])
+async def test_unreachable_redis_raises_store_unavailable(cluster: bool) -> None:
+    url = f"redis://127.0.0.1:{free_port()}"  # nothing listens there
+    store = build_store(StoreConfig(backend="redis", url=url, cluster=cluster, timeout_ms=200))
+    try:
+        with pytest.raises(StoreUnavailable):
+            await admit(store, Limits(requests_per_minute=1), 1, NOON)
+        with pytest.raises(StoreUnavailable):
+            await store.usage(ACCOUNT, Limits(), NOON)
+    finally:
+        await store.close()
