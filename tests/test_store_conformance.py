@@ -240,11 +240,26 @@ async def test_concurrency_leases(store: Store) -> None:
     assert not (await admit(store, limits, 10, expired)).allowed
 
 
-async def test_no_lease_without_a_concurrency_limit(store: Store) -> None:
-    a = await admit(store, Limits(requests_per_minute=5), 10, NOON)
-    assert a.allowed and a.lease is None
-    await store.settle(ACCOUNT, Limits(requests_per_minute=5), a, 10, NOON)
-    assert (await store.usage(ACCOUNT, Limits(), NOON))["in_flight"] == 0
+async def test_settlement_is_idempotent(store: Store) -> None:
+    # Without a concurrency limit too: the lease is the settlement's token.
+    limits = Limits(requests_per_minute=5, tokens_per_day=1000)
+    a = await admit(store, limits, 100, NOON)
+    assert a.allowed and a.lease is not None
+    assert (await store.usage(ACCOUNT, limits, NOON))["in_flight"] == 1
+    await store.settle(ACCOUNT, limits, a, 30, NOON)
+    # A replay (say, after a reply that timed out) must not apply the delta again.
+    await store.settle(ACCOUNT, limits, a, 30, NOON)
+    usage = await store.usage(ACCOUNT, limits, NOON)
+    assert usage["tokens_today"] == 30 and usage["in_flight"] == 0
+
+
+async def test_settlement_after_the_lease_expired_keeps_the_reservation(store: Store) -> None:
+    limits = Limits(tokens_per_day=1000)
+    a = await admit(store, limits, 100, NOON)
+    late = NOON + LEASE_TTL + 5
+    await admit(store, limits, 1, late)  # sweeps the expired lease
+    await store.settle(ACCOUNT, limits, a, 10, late)
+    assert (await store.usage(ACCOUNT, limits, late))["tokens_today"] == 101
 
 
 # ---- atomicity and the Admission ------------------------------------------------
@@ -287,6 +302,7 @@ async def test_admission_remaining_and_reset(store: Store) -> None:
     assert a == Admission(
         allowed=True,
         reserved=250,
+        lease=a.lease,
         day="20250314",
         month="202503",
         requests_limit=10,
@@ -305,10 +321,10 @@ async def test_unlimited_never_refuses(store: Store) -> None:
     limits = Limits()
     for _ in range(50):
         a = await admit(store, limits, 10**9, NOON)
-        assert a.allowed and a.limit is None and a.lease is None
+        assert a.allowed and a.limit is None and a.lease is not None
         assert a.requests_limit is None and a.tokens_limit is None
     usage = await store.usage(ACCOUNT, limits, NOON)
-    assert usage == {"tokens_today": 50 * 10**9, "tokens_this_month": 50 * 10**9, "in_flight": 0}
+    assert usage == {"tokens_today": 50 * 10**9, "tokens_this_month": 50 * 10**9, "in_flight": 50}
 
 
 async def test_usage_reflects_settled_tokens(store: Store) -> None:

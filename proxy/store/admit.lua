@@ -36,7 +36,7 @@ local function gcra(tat, now, cost, per_minute)
   local interval = WINDOW / per_minute
   local new_tat = math.max(tat, now) + cost * interval
   local over = new_tat - now - WINDOW
-  if over > 1e-9 then
+  if over > 1e-6 then
     return false, tat, over
   end
   return true, new_tat, 0
@@ -56,8 +56,9 @@ local waits = {false, false, false, false, false}
 local refused = false
 local too_large = false
 
+-- Every admitted request holds a lease until settled; expired ones are crashed requests.
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[1])
 if concurrency then
-  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[1])
   if redis.call('ZCARD', KEYS[4]) >= concurrency then
     waits[1] = ARGV[12]
     refused = true
@@ -113,11 +114,9 @@ if not refused then
   redis.call('PEXPIRE', KEYS[2], int(math.ceil((tonumber(ARGV[5]) + DAY) * 1000)))
   redis.call('INCRBY', KEYS[3], ARGV[2])
   redis.call('PEXPIRE', KEYS[3], int(math.ceil((tonumber(ARGV[6]) + DAY) * 1000)))
-  if concurrency then
-    redis.call('ZADD', KEYS[4], fmt(now + lease_ttl), ARGV[3])
-    -- The newest lease expires last: the set lives exactly as long as it.
-    redis.call('PEXPIRE', KEYS[4], int(math.ceil(lease_ttl * 1000)))
-  end
+  redis.call('ZADD', KEYS[4], fmt(now + lease_ttl), ARGV[3])
+  -- The newest lease expires last: the set lives exactly as long as it.
+  redis.call('PEXPIRE', KEYS[4], int(math.ceil(lease_ttl * 1000)))
 end
 
 return {

@@ -17,10 +17,18 @@ class Store(Protocol):
     name: str
 
     async def admit(self, account: str, limits: Limits, cost: int, now: float, lease: str) -> Admission:
-        """Check every limit and, only if all pass, reserve ``cost`` tokens and a lease."""
+        """Check every limit and, only if all pass, reserve ``cost`` tokens and a lease.
+
+        Every admitted request holds a lease (scored by its expiry) until it is
+        settled; the concurrency limit counts the live ones."""
 
     async def settle(self, account: str, limits: Limits, admission: Admission, actual: int, now: float) -> None:
-        """Replace the reservation by the real cost and release the lease."""
+        """Replace the reservation by the real cost and release the lease.
+
+        Idempotent: only the call that removes the admission's lease moves the
+        budgets, so a settlement replayed after a timeout is never applied twice.
+        A settlement that arrives after its lease expired leaves the reservation
+        as the charge."""
 
     async def usage(self, account: str, limits: Limits, now: float) -> dict[str, Any]:
         """The account's budget state, for the admin API and tests."""
@@ -60,7 +68,7 @@ def build_admission(
         limit=next((name for name in LIMIT_ORDER if name in waits), None),
         retry_after=max(waits.values()) if waits else 0.0,
         reserved=cost if allowed else 0,
-        lease=lease if allowed and limits.concurrency is not None else None,
+        lease=lease if allowed else None,
         day=cal.day,
         month=cal.month,
         requests_limit=limits.requests_per_minute,

@@ -27,6 +27,10 @@ from proxy.limits import (
 from proxy.store.base import build_admission, usage_dict
 
 
+# Without a concurrency limit, expired leases are swept only past this many.
+_LEASE_SWEEP = 64
+
+
 class _AccountBudget:
     __slots__ = ("request_tat", "token_tat", "day", "day_used", "month", "month_used", "leases")
 
@@ -71,10 +75,12 @@ class MemoryStore:
         waits: dict[str, float] = {}
         too_large = False
 
-        if limits.concurrency is not None:
+        # Leases leave at settlement; only a crashed request's lease lingers to its TTL.
+        if limits.concurrency is not None or len(b.leases) > _LEASE_SWEEP:
             for lease_id, expiry in list(b.leases.items()):
                 if expiry <= now:
                     del b.leases[lease_id]
+        if limits.concurrency is not None:
             if len(b.leases) >= limits.concurrency:
                 waits[CONCURRENCY] = CONCURRENCY_RETRY
         request_tat, token_tat = b.request_tat, b.token_tat
@@ -99,8 +105,7 @@ class MemoryStore:
             b.request_tat, b.token_tat = request_tat, token_tat
             b.day_used += cost
             b.month_used += cost
-            if limits.concurrency is not None:
-                b.leases[lease] = now + self._lease_ttl
+            b.leases[lease] = now + self._lease_ttl
         return build_admission(
             limits,
             now,
@@ -117,8 +122,10 @@ class MemoryStore:
     def settle_now(self, account: str, limits: Limits, admission: Admission, actual: int, now: float) -> None:
         b = self._budget(account)
         delta = actual - admission.reserved
-        if admission.lease is not None:
-            b.leases.pop(admission.lease, None)
+        # Only the settlement that removes the lease counts (idempotent replays).
+        expiry = b.leases.pop(admission.lease, None) if admission.lease is not None else None
+        if expiry is None or expiry <= now:
+            return
         if delta == 0:
             return
         if limits.tokens_per_minute is not None:

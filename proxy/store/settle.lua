@@ -7,7 +7,7 @@
 --   3 month counter of the admission's month  4 lease zset
 -- ARGV: 1 now  2 delta (actual - reserved, an integer)  3 lease id ("" if none)
 --       4 tokens/min ("" if unlimited)  5 gcra ttl margin (s)
--- Returns 1 if budgets moved, 0 if only the lease was released.
+-- Returns 1 if budgets moved, 0 if not (no lease held, or delta 0).
 
 local WINDOW = 60.0
 
@@ -33,8 +33,15 @@ local delta = tonumber(ARGV[2])
 local tpm = tonumber(ARGV[4])
 local margin = tonumber(ARGV[5])
 
-if ARGV[3] ~= '' then
-  redis.call('ZREM', KEYS[4], ARGV[3])
+-- Only the settlement that removes the lease counts: a replay (after a reply
+-- that timed out) or a settlement after the lease expired changes nothing.
+if ARGV[3] == '' then
+  return 0
+end
+local expiry = tonumber(redis.call('ZSCORE', KEYS[4], ARGV[3]))
+redis.call('ZREM', KEYS[4], ARGV[3])
+if not expiry or expiry <= now then
+  return 0
 end
 if delta == 0 then
   return 0
