@@ -15,9 +15,10 @@ conformance suite runs the same cases against both.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
-from proxy.config import Limits
+from proxy.config import Limits, TokenWeights
 
 WINDOW = 60.0  # seconds: the per-minute limits' period and burst
 
@@ -101,10 +102,11 @@ def remaining(tat: float, now: float, per_minute: int) -> tuple[int, float]:
     return max(int((WINDOW - backlog) / interval + 1e-3), 0), backlog
 
 
-def admission_cost(prompt_tokens: int, max_tokens: int | None, n: int, limits: Limits) -> int:
-    """Tokens reserved at admission: the prompt plus the completion we expect."""
+def admission_cost(prompt_tokens: int, max_tokens: int | None, n: int, limits: Limits, weights: TokenWeights) -> int:
+    """Budget units reserved at admission: the prompt plus the completion we expect,
+    weighted as settlement will weigh them (so an exact estimate settles to zero)."""
     completion = max_tokens if max_tokens is not None else limits.completion_reserve
-    return prompt_tokens + completion * max(n, 1)
+    return math.ceil(prompt_tokens * weights.prompt + completion * max(n, 1) * weights.completion)
 
 
 def format_reset(seconds: float) -> str:

@@ -33,6 +33,8 @@ from proxy.request import CHAT, COMPLETIONS, MODELS, POST_ROUTES, RESPONSES, Req
 from proxy.sse import StreamTap
 from proxy.store import build_store
 from proxy.store.base import Store, StoreUnavailable
+from proxy.store.guard import CircuitBreaker, FailSafeStore
+from proxy.store.memory import MemoryStore
 from proxy.upstream import Upstream, response_headers
 from proxy.usage import Usage, parse_usage
 
@@ -132,9 +134,17 @@ class Sluice:
     def __init__(self, config: Config, store: Store | None = None) -> None:
         self.config = config
         self.keys = KeyTable.from_config(config)
-        self.store: Store = store if store is not None else build_store(config.store)
-        self.upstream = Upstream(config.upstream)
         self.metrics = Metrics()
+        s = config.store
+        self.store = FailSafeStore(
+            store if store is not None else build_store(s),
+            timeout=s.timeout_ms / 1000.0,
+            breaker=CircuitBreaker(s.breaker_failures, s.breaker_cooldown_s),
+            replicas=s.replicas,
+            fallback=MemoryStore(max_accounts=s.max_accounts, lease_ttl=s.lease_ttl_s),
+            metrics=self.metrics,
+        )
+        self.upstream = Upstream(config.upstream)
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
         self._id_prefix = f"{os.getpid():x}-{int(time.time()):x}-"
@@ -262,7 +272,7 @@ class Sluice:
         tier = self.config.tier(account.tier)
         limits = self.config.limits_for(account.id, tier)
         rewritten = self.apply_caps(body, features, limits)
-        cost = admission_cost(features.prompt_tokens, features.max_tokens, features.n, limits)
+        cost = admission_cost(features.prompt_tokens, features.max_tokens, features.n, limits, tier.weights)
         lease = f"{self._id_prefix}{next(self._ids)}"
         admission = await self.admit(account, tier, limits, cost, lease)
         if not admission.allowed:
@@ -293,7 +303,8 @@ class Sluice:
     async def admit(self, account: Account, tier: Tier, limits: Limits, cost: int, lease: str) -> Admission:
         started = time.perf_counter()
         try:
-            return await self.store.admit(account.id, limits, cost, time.time(), lease)
+            policy = tier.store_failure or self.config.store.failure
+            return await self.store.admit(account.id, limits, cost, time.time(), lease, policy)
         except StoreUnavailable:
             raise RequestError(503, "The rate-limit store is unavailable; retry shortly", "store_unavailable") from None
         finally:

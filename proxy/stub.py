@@ -38,6 +38,7 @@ class StubStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     aborted_streams: int = 0  # streams whose client (Sluice) went away mid-way
+    chunks_sent: int = 0  # content chunks written to streams, finished or not
     last_authorization: str | None = None
     last_headers: dict[str, str] = field(default_factory=dict)
     last_body: dict[str, Any] = field(default_factory=dict)
@@ -229,6 +230,7 @@ class StubUpstream:
             choice = {"index": 0, "delta": {"content": piece}} if chat else {"index": 0, "text": piece}
             await response.write(event([choice]))
             sent += 1
+            self.stats.chunks_sent += 1
             if self.chunk_delay:
                 await asyncio.sleep(self.chunk_delay)
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": sent, "total_tokens": prompt_tokens + sent}

@@ -57,6 +57,7 @@ class RedisProcess:
     workdir: Path
     process: subprocess.Popen[bytes]
     unixsocket: Path | None = None
+    args: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -73,6 +74,13 @@ class RedisProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def restart(self) -> None:
+        """Start the same server again on the same port (after stop(), for outage tests)."""
+        with open(self.workdir / "stdout.log", "ab") as out:
+            self.process = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        if not _wait_ready(self):
+            raise RuntimeError(f"redis-server on port {self.port} did not restart:\n{self.log()}")
 
     def log(self) -> str:
         parts = [self.workdir / "stdout.log", self.workdir / "redis.log"]
@@ -112,7 +120,7 @@ def start_server(
             args += ["--unixsocket", str(sock), "--unixsocketperm", "700"]
         with open(home / "stdout.log", "wb") as out:
             process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-        server = RedisProcess(port=port, workdir=home, process=process, unixsocket=sock)
+        server = RedisProcess(port=port, workdir=home, process=process, unixsocket=sock, args=args)
         if _wait_ready(server):
             return server
         server.stop()

@@ -1,0 +1,203 @@
+"""Store failure policy: a circuit breaker, a local fallback, settlements that wait for the store.
+
+A dead or slow Redis must neither take the API down (policy ``open``: each
+replica enforces its share of every limit locally and says so in a metric and
+once in the log) nor add seconds to requests (a tight timeout, then the
+breaker skips the store entirely until a probe succeeds). Policy ``closed``
+answers 503 instead. Settlements that cannot reach the store are queued and
+replayed when it returns, so no usage is lost to an outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from proxy.config import FailurePolicy, Limits
+from proxy.limits import Admission
+from proxy.store.base import Store, StoreUnavailable
+from proxy.store.memory import MemoryStore
+
+if TYPE_CHECKING:
+    from proxy.metrics import Metrics
+
+log = logging.getLogger("sluice.store")
+
+PENDING_SETTLEMENTS = 100_000  # bounded: an endless outage must not exhaust memory
+
+
+class CircuitBreaker:
+    """Closed until ``threshold`` consecutive failures; then open for ``cooldown``
+    seconds; then half-open: one probe call decides."""
+
+    __slots__ = ("threshold", "cooldown", "failures", "opened_at", "probing")
+
+    def __init__(self, threshold: int, cooldown: float) -> None:
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self.failures = 0
+        self.opened_at: float | None = None
+        self.probing = False
+
+    @property
+    def is_open(self) -> bool:
+        return self.opened_at is not None
+
+    def allow(self, now: float) -> bool:
+        if self.opened_at is None:
+            return True
+        if self.probing or now - self.opened_at < self.cooldown:
+            return False
+        self.probing = True
+        return True
+
+    def success(self) -> None:
+        self.failures = 0
+        self.opened_at = None
+        self.probing = False
+
+    def failure(self, now: float) -> None:
+        self.failures += 1
+        if self.probing or self.failures >= self.threshold:
+            self.opened_at = now
+        self.probing = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Settlement:
+    account: str
+    limits: Limits
+    admission: Admission
+    actual: int
+    now: float
+
+
+def share_of(limits: Limits, replicas: int) -> Limits:
+    """One replica's share of every limit, for local enforcement during an outage."""
+    if replicas <= 1:
+        return limits
+
+    def part(value: int | None) -> int | None:
+        return None if value is None else max(value // replicas, 1)
+
+    return replace(
+        limits,
+        requests_per_minute=part(limits.requests_per_minute),
+        tokens_per_minute=part(limits.tokens_per_minute),
+        tokens_per_day=part(limits.tokens_per_day),
+        tokens_per_month=part(limits.tokens_per_month),
+        concurrency=part(limits.concurrency),
+    )
+
+
+class FailSafeStore:
+    """Wraps a remote store with the failure policy; same interface plus ``policy``."""
+
+    def __init__(
+        self,
+        primary: Store,
+        *,
+        timeout: float,
+        breaker: CircuitBreaker,
+        replicas: int = 1,
+        fallback: MemoryStore | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.primary = primary
+        self.name = primary.name
+        self.timeout = timeout
+        self.breaker = breaker
+        self.replicas = replicas
+        self.fallback = fallback or MemoryStore()
+        self.metrics = metrics
+        self.pending: deque[_Settlement] = deque(maxlen=PENDING_SETTLEMENTS)
+        self._flush: asyncio.Task[None] | None = None
+        self._degraded_logged = False
+
+    # ---- health bookkeeping ---------------------------------------------
+
+    def _ok(self) -> None:
+        was_open = self.breaker.is_open
+        self.breaker.success()
+        if was_open or self._degraded_logged:
+            log.warning("store recovered", extra={"store": self.name, "queued_settlements": len(self.pending)})
+            self._degraded_logged = False
+            if self.metrics is not None:
+                self.metrics.store_fail_open.set(0)
+        if self.pending and (self._flush is None or self._flush.done()):
+            self._flush = asyncio.get_running_loop().create_task(self._replay_pending())
+
+    def _failed(self, op: str, exc: BaseException) -> None:
+        self.breaker.failure(time.monotonic())
+        if self.metrics is not None:
+            self.metrics.store_errors.labels(op).inc()
+        if not self._degraded_logged:
+            self._degraded_logged = True
+            log.warning("store unavailable", extra={"store": self.name, "error": exc.__class__.__name__, "op": op})
+
+    async def _call(self, op: str, coro: Any) -> Any:
+        try:
+            async with asyncio.timeout(self.timeout):
+                result = await coro
+        except (StoreUnavailable, TimeoutError, OSError) as exc:
+            self._failed(op, exc)
+            raise StoreUnavailable(op) from exc
+        self._ok()
+        return result
+
+    # ---- the store interface ----------------------------------------------
+
+    async def admit(
+        self, account: str, limits: Limits, cost: int, now: float, lease: str, policy: FailurePolicy = "open"
+    ) -> Admission:
+        if self.breaker.allow(time.monotonic()):
+            try:
+                return await self._call("admit", self.primary.admit(account, limits, cost, now, lease))
+            except StoreUnavailable:
+                pass
+        # Breaker open or call failed: the store is skipped without waiting on it.
+        if policy == "closed":
+            raise StoreUnavailable("admit")
+        if self.metrics is not None:
+            self.metrics.store_fail_open.set(1)
+        local = self.fallback.admit_now(account, share_of(limits, self.replicas), cost, now, lease)
+        return replace(local, degraded=True)
+
+    async def settle(self, account: str, limits: Limits, admission: Admission, actual: int, now: float) -> None:
+        if admission.degraded:
+            self.fallback.settle_now(account, share_of(limits, self.replicas), admission, actual, now)
+            return
+        item = _Settlement(account, limits, admission, actual, now)
+        if not self.breaker.allow(time.monotonic()):
+            self.pending.append(item)
+            return
+        try:
+            await self._call("settle", self.primary.settle(account, limits, admission, actual, now))
+        except StoreUnavailable:
+            self.pending.append(item)
+
+    async def _replay_pending(self) -> None:
+        while self.pending:
+            item = self.pending.popleft()
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await self.primary.settle(item.account, item.limits, item.admission, item.actual, item.now)
+            except (StoreUnavailable, TimeoutError, OSError) as exc:
+                self.pending.appendleft(item)
+                self._failed("settle", exc)
+                return
+
+    async def usage(self, account: str, limits: Limits, now: float) -> dict[str, Any]:
+        return await self._call("usage", self.primary.usage(account, limits, now))
+
+    async def ping(self) -> None:
+        await self._call("ping", self.primary.ping())
+
+    async def close(self) -> None:
+        if self._flush is not None:
+            await asyncio.wait([self._flush], timeout=max(self.timeout * 10, 1.0))
+        await self.primary.close()
