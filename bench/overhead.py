@@ -1,10 +1,11 @@
-"""Proxy overhead: wrk straight at the stub upstream vs through Sluice (memory store).
+"""Proxy overhead: wrk straight at the stub upstream vs through Sluice, limits off and on.
 
     python bench/overhead.py [--seconds 5] [--repeats 2]
 
 Pins the stub and wrk to CPU 1 and Sluice to CPU 0 where taskset exists. Prints
-req/s at 64 connections and p50/p99 at 1 connection for both targets, and the
-added latency. The stub is Python: at high load it, not Sluice, can be the
+req/s at 64 connections and p50/p99 at 1 connection for: the stub directly,
+Sluice with no limits, with every limit on the memory store, and with every
+limit on a throwaway Redis; and the latency each adds over the stub. The stub is Python: at high load it, not Sluice, can be the
 ceiling; bench/ for issue 8 replaces it with nginx.
 """
 
@@ -63,53 +64,74 @@ def wrk(url: str, connections: int, seconds: float, stream: bool = False) -> dic
     return {"rps": rps, "p50": latency("50%"), "p99": latency("99%"), "non2xx": float(errors.group(1)) if errors else 0.0}
 
 
+LIMITS_ON = "{requests_per_minute: 100000000, tokens_per_minute: 100000000000, tokens_per_day: 1000000000000, concurrency: 100000}"
+
+
+def sluice_config(tmp: Path, name: str, stub_port: int, store: str, limits: str) -> tuple[Path, int]:
+    port, admin = free_port(), free_port()
+    path = tmp / f"{name}.yaml"
+    path.write_text(
+        f"listen: {{port: {port}}}\nadmin: {{port: {admin}}}\n"
+        f"upstream: {{url: 'http://127.0.0.1:{stub_port}'}}\nkeys: {{file: {tmp / 'keys'}}}\n"
+        f"store: {store}\ntiers: {{default: {{limits: {limits}}}}}\n"
+    )
+    return path, port
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk not found: apt-get install wrk")
-    stub_port, proxy_port, admin_port = free_port(), free_port(), free_port()
-    tmp = Path(tempfile.mkdtemp())
+    for tool in ("wrk", "redis-server"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} not found: apt-get install {tool}")
     from proxy.accounts import keys_file_line
 
+    tmp = Path(tempfile.mkdtemp())
     (tmp / "keys").write_text("".join(keys_file_line(k, f"acct-{i}", "default") + "\n" for i, k in enumerate(KEYS)))
-    (tmp / "sluice.yaml").write_text(
-        f"listen: {{port: {proxy_port}}}\nadmin: {{port: {admin_port}}}\n"
-        f"upstream: {{url: 'http://127.0.0.1:{stub_port}'}}\nkeys: {{file: {tmp / 'keys'}}}\n"
-        "tiers: {default: {limits: {requests_per_minute: 100000000, tokens_per_minute: 100000000000}}}\n"
-    )
+    stub_port, redis_port = free_port(), free_port()
+    redis_store = f"{{backend: redis, url: 'redis://127.0.0.1:{redis_port}/0'}}"
+    variants = {
+        "sluice, limits off": sluice_config(tmp, "off", stub_port, "{backend: memory}", "{}"),
+        "sluice, memory limits": sluice_config(tmp, "memory", stub_port, "{backend: memory}", LIMITS_ON),
+        "sluice, redis limits": sluice_config(tmp, "redis", stub_port, redis_store, LIMITS_ON),
+    }
     procs = [
+        subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                          "--appendonly", "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL),
         subprocess.Popen(pinned(1, [sys.executable, "-m", "proxy", "stub", "--port", str(stub_port), "--reply-tokens", "200"]),
                          stdout=subprocess.DEVNULL),
-        subprocess.Popen(pinned(0, [sys.executable, "-m", "proxy", "serve", "--config", str(tmp / "sluice.yaml"), "--log-level", "WARNING"])),
     ]
     try:
+        wait_port(redis_port)
         wait_port(stub_port)
-        wait_port(proxy_port)
-        targets = {"stub upstream directly": f"http://127.0.0.1:{stub_port}/v1/chat/completions",
-                   "through sluice (memory store)": f"http://127.0.0.1:{proxy_port}/v1/chat/completions"}
-        wrk(targets["through sluice (memory store)"], 8, 1)  # warm up
+        targets = {"stub upstream directly": f"http://127.0.0.1:{stub_port}/v1/chat/completions"}
+        for name, (config, port) in variants.items():
+            procs.append(subprocess.Popen(pinned(0, [sys.executable, "-m", "proxy", "serve", "--config", str(config),
+                                                     "--log-level", "WARNING"])))
+            wait_port(port)
+            targets[name] = f"http://127.0.0.1:{port}/v1/chat/completions"
+            wrk(targets[name], 8, 1)  # warm up
         results: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
         lat: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
         for _ in range(args.repeats):
-            for name, url in targets.items():  # A B A B: drift hits both alike
+            for name, url in targets.items():  # A B C D A B C D: drift hits all alike
                 results[name].append(wrk(url, 64, args.seconds))
                 lat[name].append(wrk(url, 1, args.seconds))
-        print(f"machine: {os.cpu_count()} cores, {sys.version.split()[0]}, {args.repeats}x{args.seconds:.0f}s per cell")
-        print(f"{'target':<32} {'req/s c=64':>11} {'p99 c=64 ms':>12} {'p50 c=1 ms':>11} {'p99 c=1 ms':>11} {'non-2xx':>8}")
+        print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, best of {args.repeats}x{args.seconds:.0f}s per cell; "
+              "Sluice pinned to CPU 0, stub and wrk to CPU 1 (both proxies idle but one at a time)")
+        print(f"{'target':<26} {'req/s c=64':>11} {'p99 c=64 ms':>12} {'p50 c=1 ms':>11} {'p99 c=1 ms':>11} {'added p50':>10} {'non-2xx':>8}")
+        base = min(r["p50"] for r in lat["stub upstream directly"])
         for name in targets:
             rps = max(r["rps"] for r in results[name])
             p99 = min(r["p99"] for r in results[name])
             p50_1 = min(r["p50"] for r in lat[name])
             p99_1 = min(r["p99"] for r in lat[name])
             bad = sum(r["non2xx"] for r in results[name] + lat[name])
-            print(f"{name:<32} {rps:>11.0f} {p99:>12.2f} {p50_1:>11.3f} {p99_1:>11.3f} {bad:>8.0f}")
-        direct, proxied = (min(r["p50"] for r in lat[n]) for n in targets)
-        print(f"added latency at c=1 (p50): {proxied - direct:.3f} ms")
+            print(f"{name:<26} {rps:>11.0f} {p99:>12.2f} {p50_1:>11.3f} {p99_1:>11.3f} {p50_1 - base:>10.3f} {bad:>8.0f}")
     finally:
-        for p in procs:
+        for p in reversed(procs):
             p.terminate()
         for p in procs:
             p.wait(timeout=30)

@@ -1,0 +1,89 @@
+"""Cost of one admission against a real Redis: the store round trip alone.
+
+    python bench/admission.py [--requests 5000] [--url redis://127.0.0.1:6379/0]
+
+Without --url it starts a throwaway redis-server on a free port. Each iteration
+admits one request against every limit (rpm, tpm, day, month, concurrency) for
+one of 1,000 accounts, then settles it, one at a time, and reports p50/p99 of
+each call. For the whole proxy with limits on vs off, see bench/overhead.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+
+from proxy.config import Limits, StoreConfig
+from proxy.store.redis import RedisStore
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
+
+
+async def measure(url: str, requests: int) -> None:
+    store = RedisStore.from_config(StoreConfig(backend="redis", url=url, timeout_ms=1000), prefix="bench:")
+    limits = Limits(requests_per_minute=10**6, tokens_per_minute=10**9, tokens_per_day=10**12,
+                    tokens_per_month=10**13, concurrency=10**4)
+    rng = random.Random(1)
+    admit_ms: list[float] = []
+    settle_ms: list[float] = []
+    for i in range(requests):
+        account = f"acct-{rng.randrange(1000)}"
+        now = time.time()
+        t0 = time.perf_counter()
+        admission = await store.admit(account, limits, 700, now, f"lease-{i}")
+        t1 = time.perf_counter()
+        await store.settle(account, limits, admission, 650, now)
+        t2 = time.perf_counter()
+        if i >= 100:  # past connection set-up and the first EVAL
+            admit_ms.append((t1 - t0) * 1000)
+            settle_ms.append((t2 - t1) * 1000)
+    await store.close()
+    print(f"{requests} admissions on {url} (1,000 accounts, 5 limits each)")
+    for name, values in (("admit", admit_ms), ("settle", settle_ms)):
+        print(f"  {name:<7} p50 {percentile(values, 0.5):.3f} ms   p99 {percentile(values, 0.99):.3f} ms"
+              f"   mean {statistics.fmean(values):.3f} ms")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--url")
+    args = parser.parse_args()
+    server = None
+    url = args.url
+    if url is None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise SystemExit("redis-server not found: apt-get install redis-server, or pass --url")
+        port = free_port()
+        server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                   "--dir", tempfile.mkdtemp()], stdout=subprocess.DEVNULL)
+        url = f"redis://127.0.0.1:{port}/0"
+        time.sleep(0.3)
+    try:
+        asyncio.run(measure(url, args.requests))
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
