@@ -494,3 +494,16 @@ async def test_unreachable_redis_raises_store_unavailable(cluster: bool) -> None
             await store.usage(ACCOUNT, Limits(), NOON)
     finally:
         await store.close()
+
+
+async def test_memory_store_stays_bounded_under_a_flood_of_accounts() -> None:
+    from proxy.store.memory import MemoryStore
+
+    store = MemoryStore(max_accounts=1000)
+    limits = Limits(requests_per_minute=10, tokens_per_day=1000)
+    for i in range(20_000):
+        await store.admit(f"flood-{i}", limits, 5, NOON, f"lease-{i}")
+    assert len(store) == 1000
+    # The most recent accounts are the ones kept.
+    assert (await store.usage("flood-19999", limits, NOON))["tokens_today"] == 5
+    assert (await store.usage("flood-0", limits, NOON))["tokens_today"] == 0
