@@ -69,6 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = commands.add_parser("demo", help="run the built-in demo: stub upstream, simulated traffic, a report")
     p.add_argument("--seconds", type=float, default=20.0, help="upper bound on the demo's traffic phase")
 
+    p = commands.add_parser("replay", help="run admission, detector and policy on a recorded trace")
+    from proxy import replay as replay_module
+
+    replay_module.add_arguments(p)
+
     p = commands.add_parser("keys", help="API key helpers")
     keys = p.add_subparsers(dest="keys_command", required=True)
     h = keys.add_parser("hash", help="print the keys-file line for a key (read from stdin if omitted)")
@@ -97,6 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             config = _load(args.config)
             return int(_run(serve(config)))  # type: ignore[call-overload]
+        except (ConfigError, KeysFileError) as exc:
+            print(f"config error: {exc}", file=sys.stderr)
+            return 2
+    if args.command == "replay":
+        try:
+            return replay_module.run(args)
         except (ConfigError, KeysFileError) as exc:
             print(f"config error: {exc}", file=sys.stderr)
             return 2

@@ -85,12 +85,75 @@ class TokenWeights:
     reasoning: float = 1.0
 
 
+SIGNALS = (
+    "output_heavy",
+    "cot",
+    "capability",
+    "grader",
+    "logprob_harvest",
+    "logit_sweep",
+    "sampling",
+    "templated_harvest",
+    "coverage",
+    "multilingual",
+    "pacing",
+    "volume",
+    "flavored_volume",
+    "campaign",
+    "infrastructure",
+)
+DEFAULT_SIGNAL_WEIGHTS: Mapping[str, float] = {
+    "output_heavy": 0.45,
+    "cot": 0.45,
+    "capability": 0.35,
+    "grader": 0.5,
+    "logprob_harvest": 0.7,
+    "logit_sweep": 0.9,
+    "sampling": 0.5,
+    "templated_harvest": 0.55,
+    "coverage": 0.4,
+    "multilingual": 0.4,
+    "pacing": 0.3,
+    "volume": 0.45,
+    "flavored_volume": 0.6,
+    "campaign": 0.8,
+    "infrastructure": 0.25,
+}
+ACTIONS = ("delay", "perturb", "throttle", "block")
+
+
+@dataclass(frozen=True, slots=True)
+class Levels:
+    """Risk at or above which each action applies (None: never)."""
+
+    delay: float | None = 0.5
+    perturb: float | None = 0.65
+    throttle: float | None = 0.85
+    block: float | None = 0.97
+
+
+@dataclass(frozen=True, slots=True)
+class TierDetection:
+    weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SIGNAL_WEIGHTS))
+    levels: Levels = field(default_factory=Levels)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionConfig:
+    mode: Literal["enforce", "shadow", "off"] = "enforce"
+    allowlist: frozenset[str] = frozenset()
+    half_life_s: float = 3 * 3600.0  # behaviour windows
+    risk_half_life_s: float = 3600.0  # a flag fades this fast once the behaviour stops
+    delay_s: float = 2.0  # tarpit before forwarding, jittered +-50%
+
+
 @dataclass(frozen=True, slots=True)
 class Tier:
     name: str
     limits: Limits = field(default_factory=Limits)
     weights: TokenWeights = field(default_factory=TokenWeights)
     store_failure: FailurePolicy | None = None  # None: the store's policy
+    detection: TierDetection = field(default_factory=TierDetection)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +211,7 @@ class Config:
     tiers: Mapping[str, Tier] = field(default_factory=lambda: {"default": Tier("default")})
     default_tier: str = "default"
     accounts: Mapping[str, AccountOverride] = field(default_factory=dict)
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
     source: str | None = None  # the file it was read from, for reload
 
     def tier(self, name: str) -> Tier:
@@ -372,6 +436,54 @@ def _weights(s: _Section) -> TokenWeights:
     return result
 
 
+def _tier_detection(s: _Section) -> TierDetection:
+    w = s.section("weights")
+    weights = dict(DEFAULT_SIGNAL_WEIGHTS)
+    for name in w.data:
+        if name not in SIGNALS:
+            raise ConfigError(w._at(str(name)), f"unknown signal; known: {', '.join(SIGNALS)}")
+        value = w.float(str(name), 0.0)
+        if value > 1.0:
+            raise ConfigError(w._at(str(name)), f"must be a number between 0 and 1, got {value}")
+        weights[str(name)] = value
+    w.done()
+    lv = s.section("levels")
+    values: dict[str, float | None] = {}
+    for action in ACTIONS:
+        if action in lv.data:
+            raw = lv.raw(action)
+            if raw is None:
+                values[action] = None
+                continue
+            value = lv.float(action, 0.0)
+            if value > 1.0:
+                raise ConfigError(lv._at(action), f"must be a risk between 0 and 1, got {value}")
+            values[action] = value
+    lv.done()
+    levels = replace(Levels(), **values)
+    set_levels = [(a, getattr(levels, a)) for a in ACTIONS if getattr(levels, a) is not None]
+    for (low_name, low), (high_name, high) in zip(set_levels, set_levels[1:]):
+        if high < low:
+            raise ConfigError(lv._at(high_name), f"must be >= {low_name} ({low}): levels rise with the risk")
+    s.done()
+    return TierDetection(weights=weights, levels=levels)
+
+
+def _detection(s: _Section) -> DetectionConfig:
+    allow = s.raw("allowlist") or []
+    if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
+        raise ConfigError(s._at("allowlist"), "must be a list of account ids")
+    result = DetectionConfig(
+        mode=s.choice("mode", "enforce", ("enforce", "shadow", "off")),
+        allowlist=frozenset(allow),
+        half_life_s=s.float("half_life_s", 3 * 3600.0, exclusive=True),
+        risk_half_life_s=s.float("risk_half_life_s", 3600.0, exclusive=True),
+        delay_s=s.float("delay_s", 2.0),
+    )
+    s.done()
+    return result
+
+
 def _tiers(s: _Section) -> dict[str, Tier]:
     tiers: dict[str, Tier] = {}
     for name in s.data:
@@ -381,6 +493,7 @@ def _tiers(s: _Section) -> dict[str, Tier]:
             limits=_limits(t.section("limits"), Limits()),
             weights=_weights(t.section("weights")),
             store_failure=t.choice("store_failure", None, ("open", "closed")),
+            detection=_tier_detection(t.section("detection")),
         )
         t.done()
     return tiers
@@ -454,6 +567,7 @@ def parse_config(data: Any, source: str | None = None) -> Config:
         tiers=tiers,
         default_tier=default_tier,
         accounts=_accounts(root.section("accounts")),
+        detection=_detection(root.section("detection")),
         source=source,
     )
     root.done()

@@ -17,8 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from proxy.config import Limits, TokenWeights
+
+if TYPE_CHECKING:
+    from proxy.detect import Campaign, Window
 
 WINDOW = 60.0  # seconds: the per-minute limits' period and burst
 
@@ -76,6 +80,8 @@ class Admission:
     tokens_reset: float = 0.0
     degraded: bool = False  # decided by the local fallback while the store was down
     too_large: bool = False  # cost above a limit's whole capacity: waiting cannot help
+    window: Window | None = None  # the account's detection window, when observed and admitted
+    campaign: Campaign | None = None  # cross-account counters of the request's fingerprints
 
 
 def gcra(tat: float, now: float, cost: float, per_minute: int) -> tuple[bool, float, float]:

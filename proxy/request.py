@@ -42,6 +42,7 @@ class RequestFeatures:
     has_tools: bool = False
     system_text: str = ""
     prompt_text: str = ""
+    query_text: str = ""  # the newest user turn: what this request asks
     prompt_tokens: int = 0
 
 
@@ -123,6 +124,8 @@ def _chat(body: dict[str, Any], f: RequestFeatures) -> None:
                 if isinstance(function, dict) and isinstance(function.get("arguments"), str):
                     text += "\n" + function["arguments"]
         (system if role in ("system", "developer") else prompt).append(text)
+        if role == "user":
+            f.query_text = text
         tokens += MESSAGE_OVERHEAD + estimate_tokens(text)
     f.system_text = "\n".join(system)
     f.prompt_text = "\n".join(prompt)
@@ -196,6 +199,8 @@ def _responses(body: dict[str, Any], f: RequestFeatures) -> None:
                 raise _bad(f"'input[{i}]' must be an object", f"input[{i}]")
             if "content" in item:
                 texts.append(_content_text(item.get("content"), f"input[{i}].content"))
+                if item.get("role", "user") == "user":
+                    f.query_text = texts[-1]
         f.prompt_text = "\n".join(texts)
     else:
         raise _bad("'input' must be a string or an array of input items", "input")

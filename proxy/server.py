@@ -13,6 +13,7 @@ import itertools
 import logging
 import math
 import os
+import random
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -27,8 +28,10 @@ from aiohttp.web_server import Server
 from proxy.accounts import Account, KeyTable
 from proxy.config import Config, Limits, Tier
 from proxy.errors import RequestError, error_body, error_response, from_request_error
-from proxy.limits import QUOTAS, Admission, admission_cost, ratelimit_headers
+from proxy.gate import Plan, judge, outcome, plan
+from proxy.limits import QUOTAS, Admission, ratelimit_headers
 from proxy.metrics import Metrics
+from proxy.policy import BLOCK, DELAY, THROTTLE, Decision
 from proxy.request import CHAT, COMPLETIONS, MODELS, POST_ROUTES, RESPONSES, RequestFeatures, parse_body
 from proxy.sse import StreamTap
 from proxy.store import build_store
@@ -54,10 +57,11 @@ class Exchange:
     """One admitted request, from admission to settlement."""
 
     account: Account
-    tier: Tier
-    limits: Limits
+    plan: Plan
     admission: Admission
+    decision: Decision
     features: RequestFeatures
+    served: bool = True  # False when the policy refused it: nothing reached the upstream
     responded: bool = False  # the upstream answered with headers
     upstream_status: int = 0
     streamed: bool = False
@@ -66,7 +70,7 @@ class Exchange:
 
     def actual_cost(self) -> int:
         """What the account is charged: the upstream's usage, else what we saw."""
-        weights = self.tier.weights
+        weights = self.plan.tier.weights
         if self.usage is not None:
             return self.usage.cost(weights)
         if not self.responded or (self.upstream_status >= 400 and not self.chunks):
@@ -150,6 +154,7 @@ class Sluice:
         self._id_prefix = f"{os.getpid():x}-{int(time.time()):x}-"
         self._runners: list[web.AppRunner] = []
         self.stopping = asyncio.Event()
+        self.audit_log = logging.getLogger("sluice.audit")
 
     # ---- lifecycle -------------------------------------------------------
 
@@ -269,21 +274,45 @@ class Sluice:
         account, key = self.authenticate(request)
         raw = await self.read_body(request)
         body, features = parse_body(route, raw)
-        tier = self.config.tier(account.tier)
-        limits = self.config.limits_for(account.id, tier)
-        rewritten = self.apply_caps(body, features, limits)
-        cost = admission_cost(features.prompt_tokens, features.max_tokens, features.n, limits, tier.weights)
-        lease = f"{self._id_prefix}{next(self._ids)}"
-        admission = await self.admit(account, tier, limits, cost, lease)
+        config = self.config
+        rewritten = self.apply_caps(body, features, config.limits_for(account.id, config.tier(account.tier)))
+        ip = client_ip(request, config.server.trusted_proxies)
+        p = plan(config, account.id, account.tier, features, ip, request.headers.get("User-Agent", ""))
+        request_id = f"{self._id_prefix}{next(self._ids)}"
+        admission = await self.admit(account, p, request_id)
         if not admission.allowed:
-            return self.refusal(admission, tier)
-        exchange = Exchange(account, tier, limits, admission, features)
-        headers = self.upstream.request_headers(request.headers, key, client_ip(request, self.config.server.trusted_proxies))
-        data = orjson.dumps(body) if rewritten else raw
+            return self.refusal(admission, p.tier)
+        decision, assessment = judge(config, p, account.id, admission)
+        exchange = Exchange(account, p, admission, decision, features)
         try:
+            if decision.cause == "extraction":
+                self.audit(request_id, account, decision)
+                action = decision.enforced_action
+                if action in (THROTTLE, BLOCK):
+                    exchange.served = False
+                    return self.policy_refusal(action)
+                if action == DELAY:
+                    # Sleeping here holds no upstream connection: only this coroutine waits.
+                    await asyncio.sleep(config.detection.delay_s * (0.5 + random.random()))
+            headers = self.upstream.request_headers(request.headers, key, ip)
+            data = orjson.dumps(body) if rewritten else raw
             return await self.forward(request, route, "POST", data, headers, exchange)
         finally:
             self.spawn(self.settle(exchange))
+
+    def audit(self, request_id: str, account: Account, decision: Decision) -> None:
+        record = decision.record(0, time.time(), account.id)
+        del record["i"]
+        record["request_id"] = request_id
+        self.audit_log.info("decision", extra=record)
+
+    def policy_refusal(self, action: str) -> web.Response:
+        if action == BLOCK:
+            return error_response(403, "This account is not permitted to make this request", "account_restricted")
+        # Indistinguishable from an ordinary rate limit: the boundary is not advertised.
+        wait = 20 + int(random.random() * 40)
+        message = f"Rate limit reached for requests. Retry after {wait}s"
+        return error_response(429, message, "rate_limit_exceeded", headers={"Retry-After": str(wait)})
 
     def apply_caps(self, body: dict[str, Any], f: RequestFeatures, limits: Limits) -> bool:
         """Cap max_tokens and ask for streamed usage; True when the body changed."""
@@ -300,11 +329,13 @@ class Sluice:
             changed = True
         return changed
 
-    async def admit(self, account: Account, tier: Tier, limits: Limits, cost: int, lease: str) -> Admission:
+    async def admit(self, account: Account, p: Plan, lease: str) -> Admission:
         started = time.perf_counter()
         try:
-            policy = tier.store_failure or self.config.store.failure
-            return await self.store.admit(account.id, limits, cost, time.time(), lease, policy)
+            policy = p.tier.store_failure or self.config.store.failure
+            return await self.store.admit(
+                account.id, p.limits, p.cost, time.time(), lease, policy, p.observation, p.half_lives
+            )
         except StoreUnavailable:
             raise RequestError(503, "The rate-limit store is unavailable; retry shortly", "store_unavailable") from None
         finally:
@@ -332,17 +363,23 @@ class Sluice:
         return error_response(429, message, code, headers=headers)
 
     async def settle(self, exchange: Exchange) -> None:
-        actual = exchange.actual_cost()
+        actual = exchange.actual_cost() if exchange.served else 0
+        usage = exchange.usage
+        prompt = usage.prompt if usage is not None else exchange.features.prompt_tokens
+        completion = usage.completion if usage is not None else exchange.chunks
+        result = outcome(exchange.plan, exchange.decision, prompt, completion, exchange.served)
+        p = exchange.plan
         started = time.perf_counter()
         try:
-            await self.store.settle(exchange.account.id, exchange.limits, exchange.admission, actual, time.time())
+            await self.store.settle(
+                exchange.account.id, p.limits, exchange.admission, actual, time.time(), result, p.half_lives
+            )
         except Exception:  # noqa: BLE001 - settlement must never crash the proxy
             self.metrics.store_errors.labels("settle").inc()
             log.warning("settlement failed for a request; its reservation stands", exc_info=True)
         finally:
             self.metrics.store_duration.labels("settle").observe(time.perf_counter() - started)
-        usage = exchange.usage
-        tier = exchange.tier.name
+        tier = p.tier.name
         if usage is not None:
             self.metrics.tokens.labels("prompt", tier).inc(usage.prompt)
             self.metrics.tokens.labels("completion", tier).inc(usage.completion)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from proxy.config import Limits
+from proxy.detect import HALF_LIVES, Observation, Outcome
 from proxy.limits import LIMIT_ORDER, Admission, Calendar, remaining
 
 
@@ -16,13 +17,33 @@ class StoreUnavailable(Exception):
 class Store(Protocol):
     name: str
 
-    async def admit(self, account: str, limits: Limits, cost: int, now: float, lease: str) -> Admission:
+    async def admit(
+        self,
+        account: str,
+        limits: Limits,
+        cost: int,
+        now: float,
+        lease: str,
+        observation: Observation | None = None,
+        half_lives: tuple[float, float] = HALF_LIVES,
+    ) -> Admission:
         """Check every limit and, only if all pass, reserve ``cost`` tokens and a lease.
 
         Every admitted request holds a lease (scored by its expiry) until it is
-        settled; the concurrency limit counts the live ones."""
+        settled; the concurrency limit counts the live ones. With an
+        ``observation`` an admitted request is also folded into the account's
+        detection window and its campaign fingerprints, returned in the Admission."""
 
-    async def settle(self, account: str, limits: Limits, admission: Admission, actual: int, now: float) -> None:
+    async def settle(
+        self,
+        account: str,
+        limits: Limits,
+        admission: Admission,
+        actual: int,
+        now: float,
+        outcome: Outcome | None = None,
+        half_lives: tuple[float, float] = HALF_LIVES,
+    ) -> None:
         """Replace the reservation by the real cost and release the lease.
 
         Idempotent: only the call that removes the admission's lease moves the

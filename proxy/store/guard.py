@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from proxy.config import FailurePolicy, Limits
+from proxy.detect import HALF_LIVES, Observation, Outcome
 from proxy.limits import Admission
 from proxy.store.base import Store, StoreUnavailable
 from proxy.store.memory import MemoryStore
@@ -74,6 +75,8 @@ class _Settlement:
     admission: Admission
     actual: int
     now: float
+    outcome: Outcome | None
+    half_lives: tuple[float, float]
 
 
 def share_of(limits: Limits, replicas: int) -> Limits:
@@ -152,11 +155,21 @@ class FailSafeStore:
     # ---- the store interface ----------------------------------------------
 
     async def admit(
-        self, account: str, limits: Limits, cost: int, now: float, lease: str, policy: FailurePolicy = "open"
+        self,
+        account: str,
+        limits: Limits,
+        cost: int,
+        now: float,
+        lease: str,
+        policy: FailurePolicy = "open",
+        observation: Observation | None = None,
+        half_lives: tuple[float, float] = HALF_LIVES,
     ) -> Admission:
         if self.breaker.allow(time.monotonic()):
             try:
-                return await self._call("admit", self.primary.admit(account, limits, cost, now, lease))
+                return await self._call(
+                    "admit", self.primary.admit(account, limits, cost, now, lease, observation, half_lives)
+                )
             except StoreUnavailable:
                 pass
         # Breaker open or call failed: the store is skipped without waiting on it.
@@ -164,28 +177,47 @@ class FailSafeStore:
             raise StoreUnavailable("admit")
         if self.metrics is not None:
             self.metrics.store_fail_open.set(1)
-        local = self.fallback.admit_now(account, share_of(limits, self.replicas), cost, now, lease)
+        # Detection goes on locally too: this replica's view of the account.
+        local = self.fallback.admit_now(
+            account, share_of(limits, self.replicas), cost, now, lease, observation, half_lives
+        )
         return replace(local, degraded=True)
 
-    async def settle(self, account: str, limits: Limits, admission: Admission, actual: int, now: float) -> None:
+    async def settle(
+        self,
+        account: str,
+        limits: Limits,
+        admission: Admission,
+        actual: int,
+        now: float,
+        outcome: Outcome | None = None,
+        half_lives: tuple[float, float] = HALF_LIVES,
+    ) -> None:
         if admission.degraded:
-            self.fallback.settle_now(account, share_of(limits, self.replicas), admission, actual, now)
+            self.fallback.settle_now(
+                account, share_of(limits, self.replicas), admission, actual, now, outcome, half_lives
+            )
             return
-        item = _Settlement(account, limits, admission, actual, now)
+        item = _Settlement(account, limits, admission, actual, now, outcome, half_lives)
         if not self.breaker.allow(time.monotonic()):
             self.pending.append(item)
             return
         try:
-            await self._call("settle", self.primary.settle(account, limits, admission, actual, now))
+            await self._call("settle", self._settle_primary(item))
         except StoreUnavailable:
             self.pending.append(item)
+
+    def _settle_primary(self, item: _Settlement) -> Any:
+        return self.primary.settle(
+            item.account, item.limits, item.admission, item.actual, item.now, item.outcome, item.half_lives
+        )
 
     async def _replay_pending(self) -> None:
         while self.pending:
             item = self.pending.popleft()
             try:
                 async with asyncio.timeout(self.timeout):
-                    await self.primary.settle(item.account, item.limits, item.admission, item.actual, item.now)
+                    await self._settle_primary(item)
             except (StoreUnavailable, TimeoutError, OSError) as exc:
                 self.pending.appendleft(item)
                 self._failed("settle", exc)

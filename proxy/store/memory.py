@@ -9,7 +9,11 @@ why production runs the Redis backend.
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any
+
+from proxy.detect import FLAVORED, HALF_LIVES, Campaign, Observation, Outcome
+from proxy.windows import AccountWindow, FingerprintWindow, campaign_of
 
 from proxy.config import Limits
 from proxy.limits import (
@@ -32,7 +36,7 @@ _LEASE_SWEEP = 64
 
 
 class _AccountBudget:
-    __slots__ = ("request_tat", "token_tat", "day", "day_used", "month", "month_used", "leases")
+    __slots__ = ("request_tat", "token_tat", "day", "day_used", "month", "month_used", "leases", "window")
 
     def __init__(self) -> None:
         self.request_tat = 0.0
@@ -42,6 +46,7 @@ class _AccountBudget:
         self.month = ""
         self.month_used = 0
         self.leases: dict[str, float] = {}
+        self.window: AccountWindow | None = None  # detection state, once the account is observed
 
 
 class MemoryStore:
@@ -51,6 +56,7 @@ class MemoryStore:
         self._accounts: OrderedDict[str, _AccountBudget] = OrderedDict()
         self._max_accounts = max_accounts
         self._lease_ttl = lease_ttl
+        self._fingerprints: OrderedDict[tuple[str, int], FingerprintWindow] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._accounts)
@@ -65,7 +71,16 @@ class MemoryStore:
             self._accounts.move_to_end(account)
         return budget
 
-    def admit_now(self, account: str, limits: Limits, cost: int, now: float, lease: str) -> Admission:
+    def admit_now(
+        self,
+        account: str,
+        limits: Limits,
+        cost: int,
+        now: float,
+        lease: str,
+        observation: Observation | None = None,
+        half_lives: tuple[float, float] = HALF_LIVES,
+    ) -> Admission:
         b = self._budget(account)
         cal = Calendar.at(now)
         if b.day != cal.day:
@@ -106,7 +121,7 @@ class MemoryStore:
             b.day_used += cost
             b.month_used += cost
             b.leases[lease] = now + self._lease_ttl
-        return build_admission(
+        admission = build_admission(
             limits,
             now,
             cal,
@@ -118,14 +133,48 @@ class MemoryStore:
             request_tat=b.request_tat,
             token_tat=b.token_tat,
         )
+        if not allowed or observation is None:
+            return admission
+        if b.window is None:
+            b.window = AccountWindow()
+        window = b.window.admit(observation, now, *half_lives)
+        return replace(admission, window=window, campaign=self._campaign(account, observation, now))
 
-    def settle_now(self, account: str, limits: Limits, admission: Admission, actual: int, now: float) -> None:
+    def _campaign(self, account: str, obs: Observation, now: float) -> Campaign:
+        flavored = bool(obs.flags & FLAVORED)
+        results = {}
+        for kind, fingerprint in (("system", obs.system), ("template", obs.template), ("infra", obs.infra)):
+            if not fingerprint:
+                continue
+            key = (kind, fingerprint)
+            window = self._fingerprints.get(key)
+            if window is None:
+                window = self._fingerprints[key] = FingerprintWindow()
+                while len(self._fingerprints) > self._max_accounts:
+                    self._fingerprints.popitem(last=False)
+            else:
+                self._fingerprints.move_to_end(key)
+            results[kind] = window.add(account, flavored, now)
+        return campaign_of(results)
+
+    def settle_now(
+        self,
+        account: str,
+        limits: Limits,
+        admission: Admission,
+        actual: int,
+        now: float,
+        outcome: Outcome | None = None,
+        half_lives: tuple[float, float] = HALF_LIVES,
+    ) -> None:
         b = self._budget(account)
         delta = actual - admission.reserved
         # Only the settlement that removes the lease counts (idempotent replays).
         expiry = b.leases.pop(admission.lease, None) if admission.lease is not None else None
         if expiry is None or expiry <= now:
             return
+        if outcome is not None and b.window is not None:
+            b.window.settle(outcome, now, half_lives[0])
         if delta == 0:
             return
         if limits.tokens_per_minute is not None:
@@ -148,11 +197,29 @@ class MemoryStore:
             now,
         )
 
-    async def admit(self, account: str, limits: Limits, cost: int, now: float, lease: str) -> Admission:
-        return self.admit_now(account, limits, cost, now, lease)
+    async def admit(
+        self,
+        account: str,
+        limits: Limits,
+        cost: int,
+        now: float,
+        lease: str,
+        observation: Observation | None = None,
+        half_lives: tuple[float, float] = HALF_LIVES,
+    ) -> Admission:
+        return self.admit_now(account, limits, cost, now, lease, observation, half_lives)
 
-    async def settle(self, account: str, limits: Limits, admission: Admission, actual: int, now: float) -> None:
-        self.settle_now(account, limits, admission, actual, now)
+    async def settle(
+        self,
+        account: str,
+        limits: Limits,
+        admission: Admission,
+        actual: int,
+        now: float,
+        outcome: Outcome | None = None,
+        half_lives: tuple[float, float] = HALF_LIVES,
+    ) -> None:
+        self.settle_now(account, limits, admission, actual, now, outcome, half_lives)
 
     async def usage(self, account: str, limits: Limits, now: float) -> dict[str, Any]:
         return self.usage_now(account, limits, now)

@@ -44,6 +44,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from proxy.config import Limits, StoreConfig
+from proxy.detect import HALF_LIVES, Observation, Outcome
 from proxy.limits import CONCURRENCY_RETRY, LIMIT_ORDER, Admission, Calendar
 from proxy.store.base import StoreUnavailable, build_admission, usage_dict
 
@@ -135,7 +136,16 @@ class RedisStore:
     def _keys(self, account: str, day: str, month: str) -> _Keys:
         return _Keys.of(self._prefix, account, day, month)
 
-    async def admit(self, account: str, limits: Limits, cost: int, now: float, lease: str) -> Admission:
+    async def admit(
+        self,
+        account: str,
+        limits: Limits,
+        cost: int,
+        now: float,
+        lease: str,
+        observation: Observation | None = None,
+        half_lives: tuple[float, float] = HALF_LIVES,
+    ) -> Admission:
         cal = Calendar.at(now)
         keys = self._keys(account, cal.day, cal.month)
         args = [
@@ -168,7 +178,16 @@ class RedisStore:
             token_tat=float(token_tat),
         )
 
-    async def settle(self, account: str, limits: Limits, admission: Admission, actual: int, now: float) -> None:
+    async def settle(
+        self,
+        account: str,
+        limits: Limits,
+        admission: Admission,
+        actual: int,
+        now: float,
+        outcome: Outcome | None = None,
+        half_lives: tuple[float, float] = HALF_LIVES,
+    ) -> None:
         # The admission's day and month, not now's: a request spanning midnight is
         # corrected where it was counted.
         keys = self._keys(account, admission.day, admission.month)

@@ -1,0 +1,323 @@
+"""The extraction detector: pure code from a request and its account's windows to a risk.
+
+Three steps, none of them doing I/O:
+
+1. ``observe`` reads one request into an ``Observation``: a few flags (does it
+   elicit chain of thought, ask for hard math or code, grade answers, harvest
+   logprobs...) and a few 32-bit hashes (the query, its template skeleton, a
+   coarse topic, its language, its logit-bias token set, campaign fingerprints).
+2. The store folds the observation into the account's ``Window`` in the same
+   round trip as the budgets: exponentially decayed counters, a ring of the
+   last ``RING`` observations, pacing statistics, the decayed risk so far; and
+   into cross-account ``Campaign`` counters keyed by fingerprint.
+3. ``assess`` turns window + campaign into named signals, each a strength in
+   [0, 1] times a configured weight (its contribution), and combines them as
+   ``risk = 1 - prod(1 - contribution)``: independent pieces of evidence add
+   up, none alone needs to be certain, and every decision lists its reasons.
+
+Design rules, learnt from the benign look-alikes: volume alone is never
+suspicious (batch jobs and RAG backends are huge); templating alone is not
+(batch, RAG); diversity alone is not (power users). What marks distillation is
+*harvest*: long, reasoning-rich completions, broad coverage, pursued at volume
+or across accounts. Most signals are therefore products of "what is asked"
+and "how much output is taken".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from proxy.config import Limits, TierDetection
+from proxy.request import RequestFeatures
+from proxy.text import (
+    LANGUAGE_ID,
+    excerpt,
+    has_capability,
+    has_cot,
+    has_grader,
+    language,
+    short_hash,
+    skeleton_hash,
+    topic_hash,
+    words,
+)
+
+RING = 64  # observations remembered per account
+HALF_LIVES = (3 * 3600.0, 3600.0)  # defaults: behaviour windows, stored risk
+LONG_OUTPUT = 500  # completion tokens from which an answer counts as long
+LONG_ASK = 1500  # max_tokens from which a request asks for a long answer
+
+# Observation flags.
+COT = 1
+CAPABILITY = 2
+GRADER = 4
+LOGPROB_HIGH = 8  # many alternatives per token on a real generation: soft labels
+LOGPROB_PROBE = 16  # logprobs on a 1-2 token answer: a probe (or an eval harness)
+BIAS = 32
+HOT_SAMPLING = 64  # n > 1 at high temperature
+PINNED = 128  # max_tokens asked at the tier's cap or very high
+TOOLS = 256
+SEEDED = 512
+FLAVORED = 1024  # any of: cot, capability, grader, logprob_high, a long ask
+
+# Decayed counters, in store order. SHORT ones decay with detection.half_life_s,
+# LONG ones with a day. Admission adds the observation's, settlement the rest.
+SHORT_COUNTERS = (
+    "n", "cot", "capability", "grader", "logprob_high", "logprob_probe", "bias", "hot_sampling", "pinned",
+    "tools", "seeded", "settled", "long_out", "prompt_tokens", "completion_tokens",
+)  # fmt: skip
+LONG_COUNTERS = ("n24", "completion24", "flavored_long24")
+DAY = 86400.0
+_FLAG_COUNTERS = (
+    (COT, 1), (CAPABILITY, 2), (GRADER, 3), (LOGPROB_HIGH, 4), (LOGPROB_PROBE, 5), (BIAS, 6),
+    (HOT_SAMPLING, 7), (PINNED, 8), (TOOLS, 9), (SEEDED, 10),
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One request, as the detector and the store see it."""
+
+    flags: int
+    query: int
+    skeleton: int
+    topic: int
+    lang: int
+    bias: int  # hash of the biased token set; 0 without logit_bias
+    seed: int  # the request's seed + 1; 0 without one
+    system: int  # campaign fingerprint of the system prompt; 0 if too short to mean anything
+    template: int  # campaign fingerprint of the template; 0 if too short
+    infra: int  # campaign fingerprint of (ip /24, user agent); 0 if unknown
+
+    def admit_increments(self) -> list[float]:
+        inc = [0.0] * len(SHORT_COUNTERS)
+        inc[0] = 1.0
+        for flag, index in _FLAG_COUNTERS:
+            if self.flags & flag:
+                inc[index] = 1.0
+        return inc
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the upstream delivered, folded into the window at settlement."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    flavored: bool
+    risk: float
+    served: bool = True  # False: refused by policy; only the risk is recorded
+
+    def settle_increments(self) -> tuple[list[float], list[float]]:
+        short = [0.0] * len(SHORT_COUNTERS)
+        short[11] = 1.0
+        long_out = self.completion_tokens >= LONG_OUTPUT
+        short[12] = 1.0 if long_out else 0.0
+        short[13] = float(self.prompt_tokens)
+        short[14] = float(self.completion_tokens)
+        return short, [0.0, float(self.completion_tokens), 1.0 if (long_out and self.flavored) else 0.0]
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """An account's recent behaviour, decayed to now, this request included."""
+
+    counters: tuple[float, ...]  # SHORT_COUNTERS
+    long_counters: tuple[float, ...]  # LONG_COUNTERS
+    ring: int = 0  # observations in the ring before this one
+    same_query: int = 0
+    same_skeleton: int = 0
+    distinct_skeletons: int = 1
+    distinct_topics: int = 1
+    distinct_langs: int = 1
+    biased: int = 0
+    distinct_bias: int = 0
+    seed_sweep: int = 0  # earlier requests with this query and another seed
+    gap_mean: float = 0.0  # EWMA of log(1 + seconds between requests)
+    gap_var: float = 0.0
+    gaps: int = 0
+    active_hours: int = 1  # hours of the last 24 with traffic
+    risk: float = 0.0  # the stored risk, decayed to now
+
+    def c(self, name: str) -> float:
+        return self.counters[SHORT_COUNTERS.index(name)]
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """Cross-account counters for the request's fingerprints: (accounts, requests, flavored)."""
+
+    system: tuple[int, float, float] = (0, 0.0, 0.0)
+    template: tuple[int, float, float] = (0, 0.0, 0.0)
+    infra: tuple[int, float, float] = (0, 0.0, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    name: str
+    value: float  # strength in [0, 1]
+    contribution: float  # weight * value
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    risk: float  # this request's evidence combined with the account's decayed risk
+    signals: tuple[Signal, ...]  # strongest first, zero ones left out
+
+    def reasons(self, top: int = 3) -> list[str]:
+        return [f"{s.name}={s.value:.2f}" for s in self.signals[:top]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "risk": round(self.risk, 4),
+            "signals": [
+                {"name": s.name, "value": round(s.value, 4), "contribution": round(s.contribution, 4)}
+                for s in self.signals
+            ],
+        }
+
+
+# ---- step 1: observe ------------------------------------------------------------
+
+
+def observe(
+    features: RequestFeatures, limits: Limits, ip: str = "", user_agent: str = ""
+) -> Observation:
+    text = excerpt(features.query_text or features.prompt_text)
+    word_list = words(text)
+    flags = 0
+    if has_cot(text):
+        flags |= COT
+    if has_capability(text):
+        flags |= CAPABILITY
+    if has_grader(text):
+        flags |= GRADER
+    generation = features.max_tokens is None or features.max_tokens > 16
+    if features.top_logprobs is not None and features.top_logprobs >= 10 and generation:
+        flags |= LOGPROB_HIGH
+    if features.logprobs and features.max_tokens is not None and features.max_tokens <= 2:
+        flags |= LOGPROB_PROBE
+    bias = 0
+    if features.logit_bias:
+        flags |= BIAS
+        bias = short_hash(",".join(sorted(features.logit_bias))) or 1
+    if features.n > 1 and (features.temperature or 1.0) >= 0.8:
+        flags |= HOT_SAMPLING
+    cap = limits.max_tokens
+    if features.max_tokens is not None and (features.max_tokens >= 4000 or (cap is not None and features.max_tokens >= cap)):
+        flags |= PINNED
+    if features.has_tools:
+        flags |= TOOLS
+    if features.seed is not None:
+        flags |= SEEDED
+    if flags & (COT | CAPABILITY | GRADER | LOGPROB_HIGH) or (features.max_tokens or 0) >= LONG_ASK:
+        flags |= FLAVORED
+    system = features.system_text
+    infra = 0
+    if ip:
+        block = ip.rsplit(".", 1)[0] if "." in ip else ip.rsplit(":", 2)[0]
+        infra = short_hash(f"{block}|{user_agent}") or 1
+    return Observation(
+        flags=flags,
+        query=short_hash(text),
+        skeleton=skeleton_hash(word_list),
+        topic=topic_hash(word_list),
+        lang=LANGUAGE_ID[language(text)],
+        bias=bias,
+        seed=(features.seed + 1) if features.seed is not None else 0,
+        system=(short_hash(system) or 1) if len(system) >= 40 else 0,
+        template=(skeleton_hash(word_list) or 1) if len(word_list) >= 8 else 0,
+        infra=infra,
+    )
+
+
+# ---- step 3: assess -------------------------------------------------------------
+
+PRIOR_WEIGHT = 4.0  # pseudo-requests: a few requests cannot make a rate certain
+PRIOR_RATE = 0.02
+
+
+def _share(count: float, n: float) -> float:
+    return (count + PRIOR_WEIGHT * PRIOR_RATE) / (n + PRIOR_WEIGHT)
+
+
+def _ramp(x: float, low: float, high: float) -> float:
+    """0 at or below low, 1 at or above high, linear between."""
+    if x <= low:
+        return 0.0
+    if x >= high:
+        return 1.0
+    return (x - low) / (high - low)
+
+
+def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
+    """Every signal's strength in [0, 1]; pure and cheap (a few dozen float ops)."""
+    n = w.c("n")
+    settled = w.c("settled")
+    long_share = _share(w.c("long_out"), settled)
+    prompt, completion = w.c("prompt_tokens"), w.c("completion_tokens")
+    out_ratio = completion / (prompt + completion + 1.0)
+    ring = w.ring + 1
+    values: dict[str, float] = {}
+
+    values["output_heavy"] = long_share * _ramp(out_ratio, 0.15, 0.5)
+    values["cot"] = _ramp(_share(w.c("cot"), n), 0.12, 0.6)
+    values["capability"] = _ramp(_share(w.c("capability"), n), 0.25, 0.75) * _ramp(long_share, 0.1, 0.5)
+    values["grader"] = _ramp(_share(w.c("grader"), n), 0.05, 0.4)
+    values["logprob_harvest"] = _ramp(_share(w.c("logprob_high"), n), 0.05, 0.4)
+    # Logit-bias sweeps: the biased token set keeps changing (a classifier's constant bias does not).
+    bias_share = _share(w.c("bias"), n)
+    sweep = _ramp(w.distinct_bias / max(w.biased, 1), 0.3, 0.8) if w.biased >= 4 else 0.0
+    values["logit_sweep"] = sweep * _ramp(bias_share, 0.1, 0.4)
+    seed_sweep = _ramp(w.seed_sweep, 2, 8)
+    repeats = _ramp(w.same_query / ring, 0.2, 0.6) * long_share if ring >= 8 else 0.0
+    values["sampling"] = max(_ramp(_share(w.c("hot_sampling"), n), 0.1, 0.5), seed_sweep, repeats)
+    templated = _ramp(w.same_skeleton / ring, 0.3, 0.8) if ring >= 8 else 0.0
+    values["templated_harvest"] = templated * _ramp(long_share, 0.15, 0.6)
+    breadth = _ramp(w.distinct_topics / ring, 0.6, 0.95) if ring >= 12 else 0.0
+    values["coverage"] = breadth * _ramp(long_share, 0.25, 0.7) * _ramp(ring, 12, 48)
+    values["multilingual"] = _ramp(w.distinct_langs, 3, 5)
+    if w.gaps >= 20:
+        regular = _ramp(0.6 - math.sqrt(max(w.gap_var, 0.0)), 0.0, 0.4)
+        tireless = _ramp(w.active_hours, 18, 23)
+        values["pacing"] = max(regular, tireless) * _ramp(long_share, 0.2, 0.6)
+    else:
+        values["pacing"] = 0.0
+    completion24 = w.long_counters[1]
+    values["volume"] = _ramp(math.log10(completion24 + 1.0), 5.0, 6.3) * _ramp(long_share, 0.2, 0.6)
+    values["flavored_volume"] = _ramp(w.long_counters[2], 20.0, 120.0)
+    values["campaign"] = max(_campaign(campaign.system), _campaign(campaign.template))
+    values["infrastructure"] = _campaign(campaign.infra)
+    return values
+
+
+def _campaign(counts: tuple[int, float, float]) -> float:
+    """Many accounts behind one fingerprint, whose traffic is mostly harvest-flavoured."""
+    accounts, requests, flavored = counts
+    if requests < 10:
+        return 0.0
+    return _ramp(accounts, 3, 10) * _ramp(flavored / requests, 0.5, 0.85)
+
+
+def combine(values: dict[str, float], policy: TierDetection, prior_risk: float = 0.0) -> Assessment:
+    """Weights turn strengths into contributions; the risk never drops below the decayed prior."""
+    keep_out = 1.0
+    signals = []
+    for name, value in values.items():
+        if value <= 0.0:
+            continue
+        contribution = min(value * policy.weights.get(name, 0.0), 0.999)
+        keep_out *= 1.0 - contribution
+        signals.append(Signal(name, value, contribution))
+    signals.sort(key=lambda s: -s.contribution)
+    return Assessment(risk=max(1.0 - keep_out, prior_risk), signals=tuple(signals))
+
+
+def assess(window: Window, campaign: Campaign, policy: TierDetection) -> Assessment:
+    return combine(signal_values(window, campaign), policy, window.risk)
+
+
+def decay(value: float, elapsed: float, half_life: float) -> float:
+    return value * math.exp2(-max(elapsed, 0.0) / half_life)

@@ -1,0 +1,59 @@
+"""The decision for one request, shared by the live proxy and ``sluice replay``.
+
+``plan`` (before the store) and ``judge`` (after it) are pure: the proxy calls
+the store between them over the network, replay calls the memory store in
+process, and both get the same decision for the same traffic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from proxy.config import Config, Limits, Tier
+from proxy.detect import FLAVORED, Assessment, Campaign, Observation, Outcome, assess, observe
+from proxy.limits import Admission, admission_cost
+from proxy.policy import Decision, decide
+from proxy.request import RequestFeatures
+
+
+NO_CAMPAIGN = Campaign()
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    tier: Tier
+    limits: Limits
+    cost: int
+    observation: Observation | None
+    half_lives: tuple[float, float]
+
+
+def plan(config: Config, account: str, tier_name: str, features: RequestFeatures, ip: str = "", user_agent: str = "") -> Plan:
+    tier = config.tier(tier_name)
+    limits = config.limits_for(account, tier)
+    cost = admission_cost(features.prompt_tokens, features.max_tokens, features.n, limits, tier.weights)
+    detection = config.detection
+    observed = detection.mode != "off" and account not in detection.allowlist
+    observation = observe(features, limits, ip, user_agent) if observed else None
+    return Plan(tier, limits, cost, observation, (detection.half_life_s, detection.risk_half_life_s))
+
+
+def judge(config: Config, p: Plan, account: str, admission: Admission) -> tuple[Decision, Assessment | None]:
+    assessment = None
+    if admission.window is not None:
+        assessment = assess(admission.window, admission.campaign or NO_CAMPAIGN, p.tier.detection)
+    decision = decide(
+        admission,
+        assessment,
+        p.tier.detection.levels,
+        config.detection.mode,
+        account in config.detection.allowlist,
+    )
+    return decision, assessment
+
+
+def outcome(p: Plan, decision: Decision, prompt_tokens: int, completion_tokens: int, served: bool) -> Outcome | None:
+    if p.observation is None:
+        return None
+    flavored = bool(p.observation.flags & FLAVORED)
+    return Outcome(prompt_tokens, completion_tokens, flavored, decision.risk, served)

@@ -1,0 +1,155 @@
+"""Per-account and per-fingerprint detection state: the reference implementation.
+
+The memory store keeps these objects; the Redis store keeps the same numbers in
+a hash, a list and a set per key and updates them in ``admit.lua`` /
+``campaign.lua`` / ``settle.lua`` with exactly this arithmetic (the conformance
+suite compares the two). Everything is bounded: a fixed set of counters, a
+ring of ``RING`` observations, at most ``CAMPAIGN_ACCOUNTS`` accounts per
+fingerprint.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from proxy.detect import DAY, LONG_COUNTERS, RING, SHORT_COUNTERS, Campaign, Observation, Outcome, Window
+
+GAP_ALPHA = 0.1  # EWMA weight of the newest inter-arrival gap
+CAMPAIGN_ACCOUNTS = 256  # distinct accounts remembered per fingerprint (enough to saturate the signal)
+CAMPAIGN_HALF_LIFE = 6 * 3600.0
+HOUR = 3600.0
+
+
+def _decayed(values: list[float], elapsed: float, half_life: float) -> None:
+    if elapsed <= 0.0:
+        return
+    factor = math.exp2(-elapsed / half_life)
+    for i, v in enumerate(values):
+        values[i] = v * factor
+
+
+class AccountWindow:
+    __slots__ = ("t", "short", "long", "ring", "last", "gap_mean", "gap_var", "gaps", "hours", "risk", "risk_t")
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.short = [0.0] * len(SHORT_COUNTERS)
+        self.long = [0.0] * len(LONG_COUNTERS)
+        self.ring: deque[tuple[int, int, int, int, int, int]] = deque(maxlen=RING)
+        self.last = 0.0
+        self.gap_mean = 0.0
+        self.gap_var = 0.0
+        self.gaps = 0
+        self.hours = [0.0] * 24  # last time each hour of the day saw traffic
+        self.risk = 0.0
+        self.risk_t = 0.0
+
+    def _age(self, now: float, half_life: float) -> None:
+        if self.t:
+            _decayed(self.short, now - self.t, half_life)
+            _decayed(self.long, now - self.t, DAY)
+        self.t = max(self.t, now)
+
+    def admit(self, obs: Observation, now: float, half_life: float, risk_half_life: float) -> Window:
+        self._age(now, half_life)
+        for i, inc in enumerate(obs.admit_increments()):
+            self.short[i] += inc
+        self.long[0] += 1.0
+
+        same_query = same_skeleton = biased = seed_sweep = 0
+        skeletons = {obs.skeleton}
+        topics = {obs.topic}
+        langs = {obs.lang}
+        biases = {obs.bias} if obs.bias else set()
+        for query, skeleton, topic, lang, bias, seed in self.ring:
+            if query == obs.query:
+                same_query += 1
+                if seed and obs.seed and seed != obs.seed:
+                    seed_sweep += 1
+            if skeleton == obs.skeleton:
+                same_skeleton += 1
+            skeletons.add(skeleton)
+            topics.add(topic)
+            langs.add(lang)
+            if bias:
+                biased += 1
+                biases.add(bias)
+        ring = len(self.ring)
+        self.ring.append((obs.query, obs.skeleton, obs.topic, obs.lang, obs.bias, obs.seed))
+
+        if self.last:
+            gap = math.log1p(max(now - self.last, 0.0))
+            if self.gaps == 0:
+                self.gap_mean, self.gap_var = gap, 0.0
+            else:
+                delta = gap - self.gap_mean
+                self.gap_mean += GAP_ALPHA * delta
+                self.gap_var = (1.0 - GAP_ALPHA) * (self.gap_var + GAP_ALPHA * delta * delta)
+            self.gaps += 1
+        self.last = max(self.last, now)
+        self.hours[int(now // HOUR) % 24] = now
+        active = sum(1 for seen in self.hours if seen and now - seen < DAY)
+
+        return Window(
+            counters=tuple(self.short),
+            long_counters=tuple(self.long),
+            ring=ring,
+            same_query=same_query,
+            same_skeleton=same_skeleton,
+            distinct_skeletons=len(skeletons),
+            distinct_topics=len(topics),
+            distinct_langs=len(langs),
+            biased=biased + (1 if obs.bias else 0),
+            distinct_bias=len(biases),
+            seed_sweep=seed_sweep,
+            gap_mean=self.gap_mean,
+            gap_var=self.gap_var,
+            gaps=self.gaps,
+            active_hours=active,
+            risk=self.risk * math.exp2(-max(now - self.risk_t, 0.0) / risk_half_life) if self.risk else 0.0,
+        )
+
+    def settle(self, outcome: Outcome, now: float, half_life: float) -> None:
+        self._age(now, half_life)
+        if outcome.served:
+            short, long = outcome.settle_increments()
+            for i, inc in enumerate(short):
+                self.short[i] += inc
+            for i, inc in enumerate(long):
+                self.long[i] += inc
+        # The stored risk is the peak, decaying: a few quiet requests do not clear a flag.
+        self.risk = outcome.risk
+        self.risk_t = now
+
+
+class FingerprintWindow:
+    """Traffic behind one campaign fingerprint, across accounts."""
+
+    __slots__ = ("t", "requests", "flavored", "accounts")
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.requests = 0.0
+        self.flavored = 0.0
+        self.accounts: set[str] = set()
+
+    def add(self, account: str, flavored: bool, now: float) -> tuple[int, float, float]:
+        if self.t and now > self.t:
+            factor = math.exp2(-(now - self.t) / CAMPAIGN_HALF_LIFE)
+            self.requests *= factor
+            self.flavored *= factor
+        self.t = max(self.t, now)
+        self.requests += 1.0
+        self.flavored += 1.0 if flavored else 0.0
+        if len(self.accounts) < CAMPAIGN_ACCOUNTS:
+            self.accounts.add(account)
+        return len(self.accounts), self.requests, self.flavored
+
+
+def campaign_of(results: dict[str, tuple[int, float, float]]) -> Campaign:
+    return Campaign(
+        system=results.get("system", (0, 0.0, 0.0)),
+        template=results.get("template", (0, 0.0, 0.0)),
+        infra=results.get("infra", (0, 0.0, 0.0)),
+    )
