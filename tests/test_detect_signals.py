@@ -1,0 +1,229 @@
+"""Each detector signal rises on its behaviour and stays low on the benign look-alike.
+
+The requests go through the same pure pipeline as the proxy and replay
+(request parsing, plan, memory store windows, judge, settlement), on a virtual
+clock.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from proxy.config import Config, parse_config
+from proxy.detect import Assessment
+from proxy.gate import judge, outcome, plan
+from proxy.policy import Decision
+from proxy.request import CHAT, features_of
+from proxy.store.memory import MemoryStore
+
+TOPICS = [
+    "photosynthesis", "the french revolution", "black holes", "supply and demand", "mitochondria", "plate tectonics",
+    "the roman empire", "quantum entanglement", "keynesian economics", "the immune system", "baroque music",
+    "machine learning", "volcanoes", "the silk road", "game theory", "climate feedback loops", "dna replication",
+    "impressionist painting", "the cold war", "thermodynamics", "neural plasticity", "medieval castles",
+    "cryptography", "ocean currents", "the renaissance", "antibiotic resistance", "linear algebra",
+    "jazz improvisation", "the industrial revolution", "electromagnetism", "coral reefs", "stoic philosophy",
+    "the printing press", "general relativity", "behavioral economics", "the water cycle", "ancient egypt",
+    "protein folding", "urban planning", "the byzantine empire",
+]  # fmt: skip
+
+
+@dataclass
+class Feed:
+    config: Config
+    store: MemoryStore = field(default_factory=lambda: MemoryStore(max_accounts=10_000))
+    counter: itertools.count = field(default_factory=itertools.count)
+    last: dict[str, tuple[Decision, Assessment | None]] = field(default_factory=dict)
+
+    def send(self, account: str, ts: float, body: dict[str, Any], completion: int, prompt: int = 200,
+             ip: str = "198.51.100.7", ua: str = "python-openai/1.40.0") -> tuple[Decision, Assessment | None]:
+        features = features_of(CHAT, body)
+        p = plan(self.config, account, self.config.default_tier, features, ip, ua)
+        admission = self.store.admit_now(account, p.limits, p.cost, ts, f"r{next(self.counter)}", p.observation,
+                                         p.half_lives)
+        decision, assessment = judge(self.config, p, account, admission)
+        self.store.settle_now(account, p.limits, admission, prompt + completion, ts,
+                              outcome(p, decision, prompt, completion, True), p.half_lives)
+        self.last[account] = (decision, assessment)
+        return decision, assessment
+
+    def value(self, account: str, signal: str) -> float:
+        assessment = self.last[account][1]
+        assert assessment is not None
+        return next((s.value for s in assessment.signals if s.name == signal), 0.0)
+
+    def risk(self, account: str) -> float:
+        return self.last[account][0].risk
+
+
+def chat(text: str, **extra: Any) -> dict[str, Any]:
+    return {"model": "m", "messages": [{"role": "user", "content": text}], **extra}
+
+
+def human_times(count: int, start: float = 0.0) -> Iterable[float]:
+    """Irregular, human-paced arrivals: think times from 20 s to 15 min."""
+    t = start
+    for i in range(count):
+        t += 20 + (i * 7919 % 900)
+        yield t
+
+
+@pytest.fixture
+def feed() -> Feed:
+    return Feed(parse_config({}))
+
+
+def test_cot_rises_on_systematic_elicitation_not_on_an_occasional_request(feed: Feed) -> None:
+    for i, ts in enumerate(human_times(30)):
+        feed.send("distiller", ts, chat(f"Explain {TOPICS[i]} step by step, showing your reasoning."), 900)
+        casual = f"Can you explain {TOPICS[i]} step by step?" if i % 15 == 0 else f"What is {TOPICS[i]}?"
+        feed.send("curious", ts, chat(casual), 300)
+    assert feed.value("distiller", "cot") > 0.8
+    assert feed.value("curious", "cot") < 0.2
+
+
+def test_cot_is_read_in_chinese_too(feed: Feed) -> None:
+    for i, ts in enumerate(human_times(20)):
+        feed.send("zh", ts, chat(f"请一步一步地思考，并详细解释{TOPICS[i]}的原理。"), 900)
+    assert feed.value("zh", "cot") > 0.8
+
+
+def test_output_heavy_separates_harvesting_from_rag(feed: Feed) -> None:
+    passage = " ".join(f"Passage sentence {k} about the warranty policy and its clauses." for k in range(120))
+    for i, ts in enumerate(human_times(40)):
+        feed.send("harvest", ts, chat(f"Write everything you know about {TOPICS[i % 40]}."), 1200, prompt=30)
+        feed.send("rag", ts, chat(f"Context: {passage}\nQuestion {i}: what does clause {i} say?"), 80, prompt=1800)
+    assert feed.value("harvest", "output_heavy") > 0.7
+    assert feed.value("rag", "output_heavy") < 0.05
+
+
+def test_templated_harvest_is_a_template_with_long_answers_not_batch_classification(feed: Feed) -> None:
+    audiences = ["beginners", "experts", "children", "managers"]
+    for i, ts in enumerate(t * 3 for t in range(60)):
+        feed.send("sweep", ts, chat(f"Write a detailed tutorial about {TOPICS[i % 40]} for {audiences[i % 4]}."), 1500)
+        review = f"The product number {i} arrived {'late' if i % 3 else 'on time'} and works {TOPICS[i % 40]}."
+        feed.send("batch", ts, chat(f"Classify the sentiment of this review as positive or negative: {review}",
+                                    max_tokens=2, temperature=0), 1)
+    assert feed.value("sweep", "templated_harvest") > 0.7
+    assert feed.value("batch", "templated_harvest") == 0.0
+    assert feed.risk("batch") < 0.3
+
+
+def test_logit_sweep_needs_a_changing_bias_set(feed: Feed) -> None:
+    for i in range(40):
+        ts = i * 2.0
+        sweep_bias = {str(1000 + i * 3 + k): 100 for k in range(3)}
+        feed.send("stealer", ts, chat("The capital of France is", logit_bias=sweep_bias, logprobs=True,
+                                      top_logprobs=5, max_tokens=1), 1)
+        label_bias = {"9642": 5, "2201": 5}  # the classifier's two label tokens, always the same
+        feed.send("classifier", ts, chat(f"Is review {i} positive? Answer yes or no.", logit_bias=label_bias,
+                                         logprobs=True, top_logprobs=2, max_tokens=1), 1)
+    assert feed.value("stealer", "logit_sweep") > 0.8
+    assert feed.value("classifier", "logit_sweep") == 0.0
+    assert feed.risk("classifier") < 0.3
+
+
+def test_logprob_harvest_is_soft_labels_on_generations_not_an_eval_harness(feed: Feed) -> None:
+    for i in range(40):
+        ts = i * 30.0
+        feed.send("soft", ts, chat(f"Describe {TOPICS[i]}.", logprobs=True, top_logprobs=20, max_tokens=800), 700)
+        feed.send("evals", ts, chat(f"Question {i}: which is a noble gas? A) iron B) neon C) salt D) wood\nAnswer:",
+                                    logprobs=True, top_logprobs=20, max_tokens=1, temperature=0), 1)
+    assert feed.value("soft", "logprob_harvest") > 0.8
+    assert feed.value("evals", "logprob_harvest") == 0.0
+    assert feed.risk("evals") < 0.3
+
+
+def test_sampling_harvest_hot_n_and_seed_sweeps(feed: Feed) -> None:
+    for i in range(30):
+        ts = i * 40.0
+        feed.send("sampler", ts, chat(f"Solve: {TOPICS[i]}", n=8, temperature=1.2), 4000)
+        feed.send("seeder", ts, chat("Prove that there are infinitely many primes.", seed=i, temperature=1.0), 900)
+        feed.send("normal", ts, chat(f"Tell me about {TOPICS[i]}", temperature=0.7), 300)
+    assert feed.value("sampler", "sampling") > 0.8
+    assert feed.value("seeder", "sampling") > 0.8
+    assert feed.value("normal", "sampling") == 0.0
+
+
+def test_multilingual_sweep_versus_a_bilingual_user(feed: Feed) -> None:
+    versions = [
+        "Explain how vaccines train the immune system.",
+        "Explica cómo las vacunas entrenan el sistema inmunológico y qué es la memoria.",
+        "Expliquez comment les vaccins entraînent le système immunitaire et la mémoire des cellules.",
+        "Erkläre, wie Impfstoffe das Immunsystem trainieren und was das Gedächtnis ist.",
+        "请解释疫苗如何训练免疫系统。",
+        "ワクチンが免疫系をどのように訓練するか説明してください。",
+        "Объясни, как вакцины тренируют иммунную систему.",
+    ]
+    for i, ts in enumerate(human_times(35)):
+        feed.send("polyglot", ts, chat(versions[i % len(versions)]), 700)
+        bilingual = versions[1] if i % 2 else f"What is {TOPICS[i]}?"
+        feed.send("bilingual", ts, chat(bilingual), 300)
+    assert feed.value("polyglot", "multilingual") == 1.0
+    assert feed.value("bilingual", "multilingual") == 0.0
+
+
+def test_grader_prompts(feed: Feed) -> None:
+    for i, ts in enumerate(human_times(30)):
+        feed.send("grader", ts, chat(f"Score this answer from 1 to 10 and explain: '{TOPICS[i]} is a kind of fish.'"),
+                  300)
+        feed.send("writer", ts, chat(f"Write a short poem about {TOPICS[i]}."), 300)
+    assert feed.value("grader", "grader") > 0.8
+    assert feed.value("writer", "grader") == 0.0
+
+
+def test_campaign_flags_a_fresh_sybil_on_its_first_request(feed: Feed) -> None:
+    template = "You are a meticulous tutor. Produce a complete, rigorous, step by step explanation of {} with examples."
+    for k in range(12):  # the campaign so far: 12 accounts, a few requests each
+        for j in range(4):
+            feed.send(f"sybil-{k}", k * 100.0 + j, chat(template.format(TOPICS[(k * 4 + j) % 40])), 1500,
+                      ip=f"203.0.113.{k}")
+    decision, _ = feed.send("sybil-new", 2000.0, chat(template.format("the krebs cycle")), 1500, ip="192.0.2.99")
+    assert feed.value("sybil-new", "campaign") > 0.8
+    assert decision.cause == "extraction"
+
+
+def test_shared_team_system_prompt_is_not_a_campaign(feed: Feed) -> None:
+    system = "You are Acme Corp's internal assistant. Be concise, cite internal policies when relevant, be polite."
+    for k in range(12):
+        for j, ts in enumerate(human_times(6, start=k * 50.0)):
+            body = {"model": "m", "messages": [{"role": "system", "content": system},
+                                                {"role": "user", "content": f"How do I file {TOPICS[(k + j) % 40]} expenses?"}]}
+            feed.send(f"team-{k}", ts, body, 200, ip="198.51.100.20")
+    assert feed.value("team-11", "campaign") == 0.0
+    assert feed.value("team-11", "infrastructure") == 0.0
+    assert feed.risk("team-11") < 0.3
+
+
+def test_pacing_machine_regular_around_the_clock(feed: Feed) -> None:
+    for i in range(300):
+        ts = i * 290.0 + (i % 3)  # every ~5 minutes, day and night
+        feed.send("bot", ts, chat(f"Give a long answer about {TOPICS[i % 40]} number {i}."), 900)
+    assert feed.value("bot", "pacing") > 0.8
+
+
+def test_risk_decays_once_the_behaviour_stops(feed: Feed) -> None:
+    for i, ts in enumerate(human_times(40)):
+        feed.send("reformed", ts, chat(f"Explain {TOPICS[i]} step by step in great detail."), 1500)
+    flagged = feed.risk("reformed")
+    assert flagged >= 0.5
+    later = 40 * 3600.0
+    for i, ts in enumerate(human_times(10, start=later)):
+        feed.send("reformed", ts, chat(f"What time zone is {TOPICS[i]} in?"), 20)
+    assert feed.risk("reformed") < 0.2
+
+
+def test_shadow_mode_reports_but_allows_and_allowlist_skips() -> None:
+    shadow = Feed(parse_config({"detection": {"mode": "shadow", "allowlist": ["friend"]}}))
+    for i, ts in enumerate(human_times(40)):
+        decision, _ = shadow.send("distiller", ts, chat(f"Explain {TOPICS[i]} step by step in great detail."), 1500)
+        friendly, assessment = shadow.send("friend", ts, chat(f"Explain {TOPICS[i]} step by step in great detail."),
+                                           1500)
+    assert decision.cause == "extraction" and decision.shadow and decision.enforced_action == "allow"
+    assert decision.record(7, 1.0, "distiller")["shadow"] is True
+    assert friendly.action == "allow" and assessment is None
