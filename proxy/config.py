@@ -103,7 +103,7 @@ SIGNALS = (
     "infrastructure",
 )
 DEFAULT_SIGNAL_WEIGHTS: Mapping[str, float] = {
-    "output_heavy": 0.45,
+    "output_heavy": 0.25,
     "cot": 0.45,
     "capability": 0.35,
     "grader": 0.5,
@@ -111,7 +111,7 @@ DEFAULT_SIGNAL_WEIGHTS: Mapping[str, float] = {
     "logit_sweep": 0.9,
     "sampling": 0.5,
     "templated_harvest": 0.55,
-    "coverage": 0.4,
+    "coverage": 0.25,
     "multilingual": 0.4,
     "pacing": 0.3,
     "volume": 0.45,

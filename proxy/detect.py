@@ -47,7 +47,6 @@ from proxy.text import (
 RING = 64  # observations remembered per account
 HALF_LIVES = (3 * 3600.0, 3600.0)  # defaults: behaviour windows, stored risk
 LONG_OUTPUT = 500  # completion tokens from which an answer counts as long
-LONG_ASK = 1500  # max_tokens from which a request asks for a long answer
 
 # Observation flags.
 COT = 1
@@ -60,19 +59,19 @@ HOT_SAMPLING = 64  # n > 1 at high temperature
 PINNED = 128  # max_tokens asked at the tier's cap or very high
 TOOLS = 256
 SEEDED = 512
-FLAVORED = 1024  # any of: cot, capability, grader, logprob_high, a long ask
+FLAVORED = 1024  # any of: cot, grader, logprob_high
 
 # Decayed counters, in store order. SHORT ones decay with detection.half_life_s,
 # LONG ones with a day. Admission adds the observation's, settlement the rest.
 SHORT_COUNTERS = (
     "n", "cot", "capability", "grader", "logprob_high", "logprob_probe", "bias", "hot_sampling", "pinned",
-    "tools", "seeded", "settled", "long_out", "prompt_tokens", "completion_tokens",
+    "tools", "seeded", "settled", "long_out", "prompt_tokens", "completion_tokens", "flavored",
 )  # fmt: skip
 LONG_COUNTERS = ("n24", "completion24", "flavored_long24")
 DAY = 86400.0
 _FLAG_COUNTERS = (
     (COT, 1), (CAPABILITY, 2), (GRADER, 3), (LOGPROB_HIGH, 4), (LOGPROB_PROBE, 5), (BIAS, 6),
-    (HOT_SAMPLING, 7), (PINNED, 8), (TOOLS, 9), (SEEDED, 10),
+    (HOT_SAMPLING, 7), (PINNED, 8), (TOOLS, 9), (SEEDED, 10), (FLAVORED, 15),
 )  # fmt: skip
 
 
@@ -212,7 +211,9 @@ def observe(
         flags |= TOOLS
     if features.seed is not None:
         flags |= SEEDED
-    if flags & (COT | CAPABILITY | GRADER | LOGPROB_HIGH) or (features.max_tokens or 0) >= LONG_ASK:
+    # Asking about code or math is everyday use, and so is a client that always sends
+    # max_tokens 4096; eliciting reasoning, grades or soft labels is harvest.
+    if flags & (COT | GRADER | LOGPROB_HIGH):
         flags |= FLAVORED
     system = features.system_text
     infra = 0
@@ -228,7 +229,9 @@ def observe(
         bias=bias,
         seed=(features.seed + 1) if features.seed is not None else 0,
         system=(short_hash(system) or 1) if len(system) >= 40 else 0,
-        template=(skeleton_hash(word_list) or 1) if len(word_list) >= 8 else 0,
+        # Only a long prompt's opening is specific enough to tie accounts together:
+        # short human openings ("can you explain the") recur across strangers.
+        template=(short_hash(" ".join(word_list[:8])) or 1) if len(word_list) >= 12 else 0,
         infra=infra,
     )
 
@@ -262,10 +265,15 @@ def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
     ring = w.ring + 1
     values: dict[str, float] = {}
 
+    mean_completion = completion / settled if settled else 0.0
+    # How much of this account's traffic asks for reasoning, grades or soft labels.
+    flavor = _ramp(_share(w.c("flavored"), n), 0.15, 0.5)
     values["output_heavy"] = long_share * _ramp(out_ratio, 0.15, 0.5)
-    values["cot"] = _ramp(_share(w.c("cot"), n), 0.12, 0.6)
+    # Reasoning traces are long: "think step by step" on a multiple-choice eval yields a short one.
+    values["cot"] = _ramp(_share(w.c("cot"), n), 0.12, 0.6) * _ramp(mean_completion, 120.0, 450.0)
     values["capability"] = _ramp(_share(w.c("capability"), n), 0.25, 0.75) * _ramp(long_share, 0.1, 0.5)
-    values["grader"] = _ramp(_share(w.c("grader"), n), 0.05, 0.4)
+    # A judge that answers with a score is a classifier; one that explains is a label source.
+    values["grader"] = _ramp(_share(w.c("grader"), n), 0.05, 0.4) * _ramp(mean_completion, 30.0, 150.0)
     values["logprob_harvest"] = _ramp(_share(w.c("logprob_high"), n), 0.05, 0.4)
     # Logit-bias sweeps: the biased token set keeps changing (a classifier's constant bias does not).
     bias_share = _share(w.c("bias"), n)
@@ -278,7 +286,8 @@ def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
     values["templated_harvest"] = templated * _ramp(long_share, 0.15, 0.6)
     breadth = _ramp(w.distinct_topics / ring, 0.6, 0.95) if ring >= 12 else 0.0
     values["coverage"] = breadth * _ramp(long_share, 0.25, 0.7) * _ramp(ring, 12, 48)
-    values["multilingual"] = _ramp(w.distinct_langs, 3, 5)
+    # Many languages alone is a translation service; with harvest flavour it is a sweep.
+    values["multilingual"] = _ramp(w.distinct_langs, 3, 5) * flavor
     if w.gaps >= 20:
         regular = _ramp(0.6 - math.sqrt(max(w.gap_var, 0.0)), 0.0, 0.4)
         tireless = _ramp(w.active_hours, 18, 23)
@@ -288,8 +297,10 @@ def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
     completion24 = w.long_counters[1]
     values["volume"] = _ramp(math.log10(completion24 + 1.0), 5.0, 6.3) * _ramp(long_share, 0.2, 0.6)
     values["flavored_volume"] = _ramp(w.long_counters[2], 20.0, 120.0)
-    values["campaign"] = max(_campaign(campaign.system), _campaign(campaign.template))
-    values["infrastructure"] = _campaign(campaign.infra)
+    # A campaign implicates an account only if its own traffic carries the campaign's flavour:
+    # an innocent question that happens to open like the campaign's template does not.
+    values["campaign"] = max(_campaign(campaign.system), _campaign(campaign.template)) * flavor
+    values["infrastructure"] = _campaign(campaign.infra) * flavor
     return values
 
 
@@ -298,7 +309,7 @@ def _campaign(counts: tuple[int, float, float]) -> float:
     accounts, requests, flavored = counts
     if requests < 10:
         return 0.0
-    return _ramp(accounts, 3, 10) * _ramp(flavored / requests, 0.5, 0.85)
+    return _ramp(accounts, 4, 12) * _ramp(flavored / requests, 0.6, 0.9)
 
 
 def combine(values: dict[str, float], policy: TierDetection, prior_risk: float = 0.0) -> Assessment:

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import orjson
 
-from proxy.config import Config, ConfigError, load_config
+from proxy.config import Config, load_config
 from proxy.errors import RequestError
 from proxy.gate import judge, outcome, plan
 from proxy.policy import ALLOW, BLOCK, THROTTLE
@@ -42,9 +42,7 @@ def tier_of(config: Config, account: str) -> str:
 
 
 def replay(config: Config, trace: IO[bytes], out: IO[bytes]) -> dict[str, AccountSummary]:
-    if config.store.backend != "memory":
-        # Redis replay needs the async store; the memory store is the deterministic default.
-        raise ConfigError("store.backend", "replay runs on the memory store; use a config with backend: memory")
+    # Always the memory store: deterministic, and a replay must never touch production budgets.
     store = MemoryStore(max_accounts=10**9, lease_ttl=config.store.lease_ttl_s)
     summaries: dict[str, AccountSummary] = {}
     for i, line in enumerate(trace):

@@ -21,6 +21,9 @@ _COT = re.compile(
     r"|reason(?:ing)? (?:through|carefully|step)|chain[\s-]of[\s-]thought|walk me through|in (?:great |full )?detail"
     r"|detailed (?:explanation|reasoning|derivation|solution|analysis)|(?:be |answer )?thorough(?:ly)?|exhaustive"
     r"|justify (?:your|each|every)|full (?:derivation|reasoning)|reasoning process"
+    # follow-ups that keep an answer going: the multi-turn form of the same elicitation
+    r"|^\W*(?:go on|continue|keep going|and then|what else)\b|more detail|elaborate|go deeper|expand on|another example"
+    r"|继续|再详细|再举一个|展开(?:讲|说)"
     r"|一步一步|一步步|逐步|分步|详细(?:地|的)?(?:解释|说明|推理|分析|推导|回答|阐述)|思考过程|推理过程|解题过程|请详细"
     r"|paso a paso|razona|étape par étape|raisonnement détaillé|schritt für schritt|ausführlich"
     r"|ステップバイステップ|段階的に|詳しく|順を追って|шаг за шагом|подробно|пошагово",

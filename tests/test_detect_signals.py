@@ -150,22 +150,31 @@ def test_sampling_harvest_hot_n_and_seed_sweeps(feed: Feed) -> None:
     assert feed.value("normal", "sampling") == 0.0
 
 
-def test_multilingual_sweep_versus_a_bilingual_user(feed: Feed) -> None:
-    versions = [
-        "Explain how vaccines train the immune system.",
-        "Explica cómo las vacunas entrenan el sistema inmunológico y qué es la memoria.",
-        "Expliquez comment les vaccins entraînent le système immunitaire et la mémoire des cellules.",
-        "Erkläre, wie Impfstoffe das Immunsystem trainieren und was das Gedächtnis ist.",
-        "请解释疫苗如何训练免疫系统。",
-        "ワクチンが免疫系をどのように訓練するか説明してください。",
-        "Объясни, как вакцины тренируют иммунную систему.",
+def test_multilingual_sweep_versus_a_bilingual_user_and_a_translation_service(feed: Feed) -> None:
+    sweep = [
+        "Explain step by step how vaccines train the immune system.",
+        "Explica paso a paso cómo las vacunas entrenan el sistema inmunológico y qué es la memoria.",
+        "Expliquez étape par étape comment les vaccins entraînent le système immunitaire et la mémoire.",
+        "Erkläre Schritt für Schritt, wie Impfstoffe das Immunsystem trainieren und was das Gedächtnis ist.",
+        "请一步一步地解释疫苗如何训练免疫系统。",
+        "ワクチンが免疫系をどのように訓練するかステップバイステップで説明してください。",
+        "Объясни шаг за шагом, как вакцины тренируют иммунную систему.",
+    ]
+    sources = [
+        "The meeting is moved to Thursday because the room is booked.",
+        "El envío llegará el martes y el cliente recibirá un correo de confirmación.",
+        "La facture est disponible dans votre espace client depuis hier soir.",
+        "Die Lieferung verzögert sich wegen des Streiks um zwei Tage.",
+        "会议改到星期四，因为会议室已经被预订了。",
     ]
     for i, ts in enumerate(human_times(35)):
-        feed.send("polyglot", ts, chat(versions[i % len(versions)]), 700)
-        bilingual = versions[1] if i % 2 else f"What is {TOPICS[i]}?"
+        feed.send("polyglot", ts, chat(sweep[i % len(sweep)]), 700)
+        bilingual = sweep[1] if i % 2 else f"What is {TOPICS[i]}?"
         feed.send("bilingual", ts, chat(bilingual), 300)
+        feed.send("translator", ts, chat(f"Translate into English:\n{sources[i % len(sources)]}"), 40)
     assert feed.value("polyglot", "multilingual") == 1.0
     assert feed.value("bilingual", "multilingual") == 0.0
+    assert feed.value("translator", "multilingual") == 0.0
 
 
 def test_grader_prompts(feed: Feed) -> None:
@@ -177,15 +186,20 @@ def test_grader_prompts(feed: Feed) -> None:
     assert feed.value("writer", "grader") == 0.0
 
 
-def test_campaign_flags_a_fresh_sybil_on_its_first_request(feed: Feed) -> None:
+def test_campaign_flags_a_fresh_sybil_within_its_first_requests(feed: Feed) -> None:
     template = "You are a meticulous tutor. Produce a complete, rigorous, step by step explanation of {} with examples."
     for k in range(12):  # the campaign so far: 12 accounts, a few requests each
         for j in range(4):
             feed.send(f"sybil-{k}", k * 100.0 + j, chat(template.format(TOPICS[(k * 4 + j) % 40])), 1500,
                       ip=f"203.0.113.{k}")
+    # A new account of the campaign, from another network: alone it has too little history to judge...
     decision, _ = feed.send("sybil-new", 2000.0, chat(template.format("the krebs cycle")), 1500, ip="192.0.2.99")
-    assert feed.value("sybil-new", "campaign") > 0.8
+    assert decision.cause == "none"
+    # ...but by its third request its share of the campaign's flavour ties it to the campaign.
+    for j, topic in enumerate(("the calvin cycle", "glycolysis")):
+        decision, assessment = feed.send("sybil-new", 2100.0 + j, chat(template.format(topic)), 1500, ip="192.0.2.99")
     assert decision.cause == "extraction"
+    assert assessment is not None and assessment.signals[0].name == "campaign"
 
 
 def test_shared_team_system_prompt_is_not_a_campaign(feed: Feed) -> None:
