@@ -1,11 +1,14 @@
 """Cost of one admission against a real Redis: the store round trip alone.
 
-    python bench/admission.py [--requests 5000] [--url redis://127.0.0.1:6379/0]
+    python bench/admission.py [--requests 5000] [--url redis://127.0.0.1:6379/0] [--observe]
 
 Without --url it starts a throwaway redis-server on a free port. Each iteration
 admits one request against every limit (rpm, tpm, day, month, concurrency) for
 one of 1,000 accounts, then settles it, one at a time, and reports p50/p99 of
-each call. For the whole proxy with limits on vs off, see bench/overhead.py.
+each call. With --observe every request also carries a detection observation
+(its account's window and ring of 64, plus the three campaign fingerprints,
+drawn from 50 of each) and its settlement an outcome. For the whole proxy with
+limits on vs off, see bench/overhead.py.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import tempfile
 import time
 
 from proxy.config import Limits, StoreConfig
+from proxy.detect import COT, FLAVORED, Observation, Outcome
 from proxy.store.redis import RedisStore
 
 
@@ -35,7 +39,22 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
 
 
-async def measure(url: str, requests: int) -> None:
+def observation(rng: random.Random) -> Observation:
+    return Observation(
+        flags=rng.choice((0, COT | FLAVORED)),
+        query=rng.randrange(2**32),
+        skeleton=rng.randrange(20),
+        topic=rng.randrange(200),
+        lang=rng.randrange(3),
+        bias=0,
+        seed=0,
+        system=1 + rng.randrange(50),
+        template=1 + rng.randrange(50),
+        infra=1 + rng.randrange(50),
+    )
+
+
+async def measure(url: str, requests: int, observe: bool) -> None:
     store = RedisStore.from_config(StoreConfig(backend="redis", url=url, timeout_ms=1000), prefix="bench:")
     limits = Limits(requests_per_minute=10**6, tokens_per_minute=10**9, tokens_per_day=10**12,
                     tokens_per_month=10**13, concurrency=10**4)
@@ -46,15 +65,18 @@ async def measure(url: str, requests: int) -> None:
         account = f"acct-{rng.randrange(1000)}"
         now = time.time()
         t0 = time.perf_counter()
-        admission = await store.admit(account, limits, 700, now, f"lease-{i}")
+        obs = observation(rng) if observe else None
+        admission = await store.admit(account, limits, 700, now, f"lease-{i}", obs)
         t1 = time.perf_counter()
-        await store.settle(account, limits, admission, 650, now)
+        outcome = Outcome(300, 350, True, 0.1) if observe else None
+        await store.settle(account, limits, admission, 650, now, outcome)
         t2 = time.perf_counter()
         if i >= 100:  # past connection set-up and the first EVAL
             admit_ms.append((t1 - t0) * 1000)
             settle_ms.append((t2 - t1) * 1000)
     await store.close()
-    print(f"{requests} admissions on {url} (1,000 accounts, 5 limits each)")
+    detection = ", detection on" if observe else ""
+    print(f"{requests} admissions on {url} (1,000 accounts, 5 limits each{detection})")
     for name, values in (("admit", admit_ms), ("settle", settle_ms)):
         print(f"  {name:<7} p50 {percentile(values, 0.5):.3f} ms   p99 {percentile(values, 0.99):.3f} ms"
               f"   mean {statistics.fmean(values):.3f} ms")
@@ -64,6 +86,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--url")
+    parser.add_argument("--observe", action="store_true", help="with a detection observation and outcome")
     args = parser.parse_args()
     server = None
     url = args.url
@@ -77,7 +100,7 @@ def main() -> int:
         url = f"redis://127.0.0.1:{port}/0"
         time.sleep(0.3)
     try:
-        asyncio.run(measure(url, args.requests))
+        asyncio.run(measure(url, args.requests, args.observe))
     finally:
         if server is not None:
             server.terminate()

@@ -2,8 +2,10 @@
 
 Each case runs against the in-process memory store, a standalone Redis and a
 3-master Redis Cluster, on a virtual clock (the stores take ``now`` as an
-argument). The Redis-only cases check what only Redis has: TTLs, hash slots,
-the NOSCRIPT fallback, and atomicity under concurrent clients.
+argument). That includes detection: windows and campaign counts are compared
+with the memory store's (the reference, ``proxy/windows.py``) field by field.
+The Redis-only cases check what only Redis has: TTLs, hash slots, the NOSCRIPT
+fallback, round trips, and atomicity under concurrent clients.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import datetime as dt
 import hashlib
 import random
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, replace
 from importlib import resources
+from typing import Any, TypeVar
 
 import pytest
 from redis.asyncio import Redis
@@ -23,6 +26,19 @@ from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
 from proxy.config import Limits, StoreConfig
+from proxy.detect import (
+    BIAS,
+    COT,
+    FLAVORED,
+    HOT_SAMPLING,
+    LOGPROB_HIGH,
+    RING,
+    SEEDED,
+    Campaign,
+    Observation,
+    Outcome,
+    Window,
+)
 from proxy.limits import (
     CONCURRENCY,
     CONCURRENCY_RETRY,
@@ -35,10 +51,12 @@ from proxy.limits import (
 from proxy.store import build_store
 from proxy.store.base import Store, StoreUnavailable
 from proxy.store.memory import MemoryStore
-from proxy.store.redis import RedisStore
+from proxy.store.redis import RedisStore, _Script
+from proxy.windows import CAMPAIGN_ACCOUNTS
 from tests.redis_servers import RedisClusterProcesses, RedisProcess, free_port
 
 LEASE_TTL = 30.0
+T = TypeVar("T")
 ACCOUNT = "acct"
 
 
@@ -375,6 +393,139 @@ async def test_same_decisions_as_the_memory_reference(store: Store) -> None:
         assert await store.usage(ACCOUNT, limits, now) == await reference.usage(ACCOUNT, limits, now)
 
 
+# ---- detection -------------------------------------------------------------------------
+
+HALF_LIVES = (1800.0, 900.0)  # shorter than the defaults: hours of virtual time show the decay
+
+
+def observation(rng: random.Random, shared: dict[str, int]) -> Observation:
+    """A request from a small pool of everything, so the ring sees repeats and sweeps."""
+    flags = 0
+    for flag in (COT, LOGPROB_HIGH, HOT_SAMPLING, FLAVORED):
+        if rng.random() < 0.3:
+            flags |= flag
+    bias = rng.choice([0, 0, 0, 17, 4242, 2**32 - 5])
+    seed = rng.choice([0, 0, 1, 2, 3, 10**12])
+    if bias:
+        flags |= BIAS
+    if seed:
+        flags |= SEEDED
+    return Observation(
+        flags=flags,
+        query=rng.choice([11, 12, 13, 2**31 + 7, rng.randrange(2**32)]),
+        skeleton=rng.choice([100, 101, rng.randrange(2**32)]),
+        topic=rng.randrange(12),
+        lang=rng.choice([0, 0, 1, 2, 5]),
+        bias=bias,
+        seed=seed,
+        system=rng.choice([0, shared["system"], 987654321]),
+        template=rng.choice([0, shared["template"]]),
+        infra=rng.choice([0, shared["infra"], 55]),
+    )
+
+
+def assert_same_admission(got: Admission, want: Admission) -> None:
+    """Budgets equal; window and campaign equal field by field, floats to 1e-9."""
+    assert replace(got, window=None, campaign=None) == replace(want, window=None, campaign=None)
+    assert (got.window is None) == (want.window is None)
+    assert (got.campaign is None) == (want.campaign is None)
+    if want.window is not None:
+        assert got.window is not None
+        for name in Window.__dataclass_fields__:
+            g, w = getattr(got.window, name), getattr(want.window, name)
+            if isinstance(w, float | tuple):  # Lua's pow and log differ from Python's in the last bit
+                assert g == pytest.approx(w, rel=1e-9, abs=1e-12), name
+            else:
+                assert type(g) is type(w) and g == w, name
+    if want.campaign is not None:
+        assert got.campaign is not None
+        for kind in ("system", "template", "infra"):
+            (ga, gr, gf), (wa, wr, wf) = getattr(got.campaign, kind), getattr(want.campaign, kind)
+            assert ga == wa, kind
+            assert (gr, gf) == pytest.approx((wr, wf), rel=1e-9, abs=1e-12), kind
+
+
+async def test_detection_same_as_the_memory_reference(store: Store) -> None:
+    """Windows and campaigns equal to MemoryStore's over hours of mixed traffic from 3 accounts."""
+    reference = MemoryStore(lease_ttl=LEASE_TTL)
+    rng = random.Random(99)
+    shared = {"system": 31337, "template": 2**32 - 1, "infra": 4096}
+    limits = Limits(requests_per_minute=6, tokens_per_minute=9_000, concurrency=3)
+    accounts = ["alice", "bob", "carol"]
+    now = utc(2025, 3, 14, 20, 0, 0) + 0.371  # crosses midnight, so the hour slots wrap
+    open_: list[tuple[str, Admission]] = []
+    account = accounts[0]
+    windows = campaigns = refused = served = 0
+    seen_windows: list[Window] = []
+    seen_campaigns: list[Campaign] = []
+    for _ in range(400):
+        now += rng.choice([0.0, 0.0, 0.0, 0.0, 0.125, 0.9, 2.5, 7.0, 25.0, 300.0, 1500.0])
+        if open_ and rng.random() < 0.45:
+            account, a = open_.pop(rng.randrange(len(open_)))
+            actual = max(a.reserved + rng.randint(-300, 300), 0)
+            outcome = None
+            if rng.random() < 0.9:
+                ok = rng.random() < 0.8
+                served += ok
+                outcome = Outcome(rng.randint(0, 3000), rng.choice([0, 40, 499, 500, 2500]), rng.random() < 0.5,
+                                  rng.choice([0.0, 0.05, rng.random()]), ok)
+            for s in (store, reference):
+                await s.settle(account, limits, a, actual, now, outcome, HALF_LIVES)
+            if rng.random() < 0.1:  # a replay: must change nothing
+                for s in (store, reference):
+                    await s.settle(account, limits, a, actual, now, outcome, HALF_LIVES)
+        else:
+            account = account if rng.random() < 0.7 else rng.choice(accounts)  # bursts, so refusals
+            obs = observation(rng, shared) if rng.random() < 0.95 else None
+            cost, lease_id = rng.randint(0, 2000), lease()
+            got = await store.admit(account, limits, cost, now, lease_id, obs, HALF_LIVES)
+            want = await reference.admit(account, limits, cost, now, lease_id, obs, HALF_LIVES)
+            assert_same_admission(got, want)
+            if got.allowed:
+                open_.append((account, got))
+                windows += got.window is not None
+                seen_windows += [got.window] if got.window is not None else []
+                campaigns += got.campaign is not None and got.campaign != Campaign()
+                seen_campaigns += [got.campaign] if got.campaign is not None else []
+            else:
+                refused += 1
+    # The sequence exercised what it means to: refusals, settled outcomes, campaigns, and
+    # every ring statistic and pacing field away from its default.
+    assert refused > 20 and windows > 150 and campaigns > 100 and served > 50
+    seen = {name: max(getattr(w, name) for w in seen_windows) for name in _RING_FIELDS}
+    assert seen["ring"] == RING, seen
+    assert all(v > 1 for v in seen.values()), seen
+    assert max(w.risk for w in seen_windows) > 0.1 and max(w.c("completion_tokens") for w in seen_windows) > 1000
+    assert max(c.system[0] for c in seen_campaigns) == len(accounts)
+
+
+_RING_FIELDS = ("ring", "same_query", "same_skeleton", "distinct_skeletons", "distinct_topics", "distinct_langs",
+                "biased", "distinct_bias", "seed_sweep", "gaps", "active_hours")
+
+
+FINGERPRINTS = (("system", 1001), ("template", 1002), ("infra", 1003))
+
+
+def fingerprinted(n: int = 0, flags: int = FLAVORED) -> Observation:
+    """An observation carrying all three campaign fingerprints (and query n)."""
+    return Observation(flags=flags, query=n, skeleton=7, topic=n % 5, lang=0, bias=0, seed=0,
+                       **{kind: fp for kind, fp in FINGERPRINTS})
+
+
+async def test_campaign_remembers_a_bounded_number_of_accounts(store: Store) -> None:
+    reference = MemoryStore(lease_ttl=LEASE_TTL)
+    limits = Limits()
+    for i in range(CAMPAIGN_ACCOUNTS + 4):
+        now = NOON + i
+        got = await store.admit(f"member-{i}", limits, 1, now, f"l{i}", fingerprinted(i, flags=FLAVORED * (i % 2)))
+        want = await reference.admit(f"member-{i}", limits, 1, now, f"l{i}", fingerprinted(i, flags=FLAVORED * (i % 2)))
+        assert_same_admission(got, want)
+    assert got.campaign is not None and got.campaign.system[0] == CAMPAIGN_ACCOUNTS
+    again = await store.admit("member-0", limits, 1, now, "again", fingerprinted())
+    assert again.campaign is not None and again.campaign.system[0] == CAMPAIGN_ACCOUNTS
+    assert again.campaign.system[1] == pytest.approx(got.campaign.system[1] + 1.0)
+
+
 # ---- Redis only ---------------------------------------------------------------------
 
 
@@ -397,6 +548,138 @@ async def test_every_key_has_a_ttl(redis_backend: Backend) -> None:
     assert sorted(keys) == sorted(prefix + b"{a:acct}:" + suffix for suffix in suffixes)
     for key in keys:
         assert await client.pttl(key) > 0, key
+
+
+async def test_detection_keys_have_ttls_and_the_ring_is_bounded(redis_backend: Backend) -> None:
+    store, client = redis_backend.store, redis_backend.client
+    assert client is not None
+    limits = Limits(requests_per_minute=1000, concurrency=2)
+    for i in range(RING + 6):
+        a = await store.admit(ACCOUNT, limits, 10, NOON + i, lease(), fingerprinted(i))
+        assert a.allowed and a.window is not None
+        await store.settle(ACCOUNT, limits, a, 5, NOON + i, Outcome(10, 600, True, 0.3))
+    # Refused (concurrency), with fingerprints never seen: must create nothing.
+    held = [await store.admit(ACCOUNT, limits, 10, NOON + 100, lease(), fingerprinted()) for _ in range(2)]
+    assert all(a.allowed for a in held)
+    novel = replace(fingerprinted(), system=5, template=6, infra=7)
+    assert not (await store.admit(ACCOUNT, limits, 10, NOON + 100, lease(), novel)).allowed
+    prefix = redis_backend.prefix
+    suffixes = ("gcra", "d:20250314", "m:202503", "lease", "det", "ring")
+    account = [f"{prefix}{{a:{ACCOUNT}}}:{suffix}" for suffix in suffixes]
+    campaign = [f"{prefix}{{c:{kind}:{fp}}}{acc}" for kind, fp in FINGERPRINTS for acc in ("", ":acc")]
+    keys = await _keys(redis_backend)
+    assert sorted(keys) == sorted(k.encode() for k in account + campaign)
+    for key in keys:
+        assert await client.pttl(key) > 0, key
+    det_ttl = await client.pttl(account[4])
+    assert 2 * 86400_000 < det_ttl <= 3 * 86400_000
+    assert await client.llen(account[5]) == RING
+    assert len({key_slot(k.encode()) for k in campaign[::2]}) == 3  # one slot per fingerprint
+
+
+async def _command_calls(b: Backend) -> dict[str, int]:
+    """evalsha and eval calls so far, summed over the server or every cluster primary."""
+    client = b.client
+    assert client is not None
+    if isinstance(client, RedisCluster):
+        nodes = client.get_primaries()
+        stats = [await client.execute_command("INFO", "commandstats", target_nodes=node) for node in nodes]
+    else:
+        stats = [await client.info("commandstats")]
+    return {
+        name: sum(s.get(f"cmdstat_{name}", {}).get("calls", 0) for s in stats) for name in ("evalsha", "eval")
+    }
+
+
+async def test_an_observed_admission_is_one_round_trip(
+    redis_backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One EVALSHA for the account and one per fingerprint, all in one write to a standalone server."""
+    from redis.asyncio.connection import AbstractConnection
+
+    store, client = redis_backend.store, redis_backend.client
+    cluster = isinstance(client, RedisCluster)
+    limits = Limits(concurrency=1)
+    warm = await store.admit(ACCOUNT, limits, 1, NOON, lease(), fingerprinted())  # scripts cached from here on
+    await store.settle(ACCOUNT, limits, warm, 1, NOON, Outcome(1, 1, False, 0.0))
+    writes = 0
+    send = AbstractConnection.send_packed_command
+
+    async def counted(self: AbstractConnection, *args: Any, **kwargs: Any) -> None:
+        nonlocal writes
+        writes += 1
+        await send(self, *args, **kwargs)
+
+    async def count(call: Awaitable[T]) -> tuple[T, int, dict[str, int]]:
+        """The call's result, its writes to a socket (round trips) and its script calls."""
+        nonlocal writes
+        before = await _command_calls(redis_backend)
+        writes = 0
+        with monkeypatch.context() as m:
+            m.setattr(AbstractConnection, "send_packed_command", counted)
+            result = await call
+        after = await _command_calls(redis_backend)
+        return result, writes, {k: after[k] - before[k] for k in after}
+
+    admitted, trips, calls = await count(store.admit(ACCOUNT, limits, 1, NOON, lease(), fingerprinted()))
+    assert admitted.allowed and admitted.campaign is not None and admitted.campaign.system[1] > 1
+    assert calls == {"evalsha": 4, "eval": 0}
+    if isinstance(client, RedisCluster):  # the account's node, then the fingerprints' nodes in parallel
+        nodes = {client.nodes_manager.get_node_from_slot(key_slot(f"{{c:{k}:{fp}}}".encode())).name
+                 for k, fp in FINGERPRINTS}  # fmt: skip
+        assert trips == 1 + len(nodes)
+    else:
+        assert trips == 1
+    refused, trips, calls = await count(store.admit(ACCOUNT, limits, 1, NOON, lease(), fingerprinted()))
+    assert not refused.allowed
+    # A standalone server runs the gated campaign calls anyway (they do nothing); a cluster none.
+    assert calls == {"evalsha": 1 if cluster else 4, "eval": 0} and trips == 1
+    _, trips, calls = await count(store.settle(ACCOUNT, limits, admitted, 1, NOON, Outcome(5, 5, True, 0.2)))
+    assert calls == {"evalsha": 1, "eval": 0} and trips == 1
+    anonymous = replace(fingerprinted(), system=0, template=0, infra=0)
+    bare, trips, calls = await count(store.admit(ACCOUNT, limits, 1, NOON, lease(), anonymous))
+    assert bare.allowed and bare.window is not None and calls == {"evalsha": 1, "eval": 0} and trips == 1
+
+
+async def test_detection_after_script_flush(redis_backend: Backend) -> None:
+    """NOSCRIPT anywhere in the admit pipeline: repeated with EVAL, counted once, like memory."""
+    client, store = redis_backend.client, redis_backend.store
+    assert client is not None and isinstance(store, RedisStore)
+    reference = MemoryStore(lease_ttl=LEASE_TTL)
+    limits = Limits(concurrency=2)
+    now = NOON
+    held: list[Admission] = []
+
+    async def both(obs: Observation) -> Admission:
+        lease_id = lease()
+        got = await store.admit(ACCOUNT, limits, 1, now, lease_id, obs)
+        assert_same_admission(got, await reference.admit(ACCOUNT, limits, 1, now, lease_id, obs))
+        return got
+
+    held.append(await both(fingerprinted(1)))
+    await client.script_flush()  # nothing cached: every call of the pipeline answers NOSCRIPT
+    held.append(await both(fingerprinted(2)))
+    await client.script_flush()
+    assert not (await both(fingerprinted(3))).allowed  # refused after NOSCRIPT: counted nowhere
+    outcome = Outcome(100, 900, True, 0.4)
+    await client.script_flush()
+    for a in held:
+        now += 1
+        await store.settle(ACCOUNT, limits, a, 1, now, outcome)
+        await reference.settle(ACCOUNT, limits, a, 1, now, outcome)
+    now += 1
+    assert (await both(fingerprinted(4))).allowed  # every script cached again
+    # The campaign script cached, the admit script not: the gated calls that found no lease
+    # (the admit had not run yet) are repeated after it.
+    store._admit = _fresh(store._admit)
+    assert (await both(fingerprinted(5))).allowed
+    assert not (await both(fingerprinted(6))).allowed
+
+
+def _fresh(script: _Script) -> _Script:
+    """The same script under a new sha1: never cached, so its first EVALSHA answers NOSCRIPT."""
+    body = script.body + f"\n-- {uuid.uuid4().hex}\n".encode()
+    return _Script(body=body, sha=hashlib.sha1(body).hexdigest())  # noqa: S324
 
 
 async def test_one_accounts_keys_share_one_cluster_slot(redis_backend: Backend) -> None:

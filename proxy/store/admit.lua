@@ -2,21 +2,38 @@
 -- The same arithmetic as MemoryStore.admit_now and proxy/limits.py (gcra):
 -- check every limit first, and reserve on all of them only if all pass.
 --
+-- An admitted request that comes with an observation is also folded into the
+-- account's detection state, exactly as proxy/windows.py AccountWindow.admit.
+--
 -- KEYS (one hash tag, so one cluster slot):
 --   1 gcra hash  (fields req, tok: the request and token TATs)
 --   2 day counter   (tokens used on the UTC day of ARGV[1])
 --   3 month counter (tokens used in the UTC month of ARGV[1])
 --   4 lease zset    (lease id -> expiry)
+--   5 detection hash: t, last, gap_mean, gap_var, gaps, risk, risk_t, and the
+--     vectors short (N counters), long (M counters), hours (24 slots: when each
+--     hour of the day last saw traffic), each its numbers separated by spaces
+--   6 ring list (the last ARGV[16] observations, oldest first)
 -- ARGV (numbers as decimal strings; "" means unlimited):
 --   1 now            2 cost               3 lease id         4 lease ttl (s)
 --   5 day_left (s)   6 month_left (s)     7 requests/min     8 tokens/min
 --   9 tokens/day    10 tokens/month      11 concurrency     12 concurrency retry (s)
 --  13 gcra ttl margin (s)
+--  detection, only with an observation (ARGV[14] "" or absent: none):
+--  14 short half-life (s)  15 long half-life (s)  16 ring size  17 gap EWMA alpha
+--  18 detection ttl (s)    19 the observation "query,skeleton,topic,lang,bias,seed"
+--  20 N, the number of short counters; then N short increments, then the long
+--     increments (the rest). What a counter means is Python's business.
 -- Time comes from the caller, never from TIME, so a virtual clock replays exactly.
 --
 -- Returns {allowed 0|1, too_large 0|1, request TAT, token TAT (after the call),
 --          then one wait per limit in LIMIT_ORDER: concurrency, requests/min,
---          tokens/min, tokens/day, tokens/month (false: that limit passed)}.
+--          tokens/min, tokens/day, tokens/month (false: that limit passed)},
+-- and when admitted with an observation, appended: the N short and M long
+-- counters, ring, same_query, same_skeleton, distinct_skeletons,
+-- distinct_topics, distinct_langs, biased, distinct_bias, seed_sweep,
+-- gap_mean, gap_var, gaps, active_hours, risk, risk_t (the stored risk and
+-- its time: Python decays it).
 -- Fractions go back as strings: Redis would truncate a Lua number to an integer.
 
 local WINDOW = 60.0
@@ -119,10 +136,197 @@ if not refused then
   redis.call('PEXPIRE', KEYS[4], int(math.ceil(lease_ttl * 1000)))
 end
 
-return {
+local reply = {
   refused and 0 or 1,
   too_large and 1 or 0,
   fmt(request_tat),
   fmt(token_tat),
   waits[1], waits[2], waits[3], waits[4], waits[5],
 }
+if refused or not ARGV[14] or ARGV[14] == '' then
+  return reply
+end
+
+-- ---- detection: AccountWindow.admit -------------------------------------------
+
+local HOUR = 3600.0
+local half_life = tonumber(ARGV[14])
+local long_half_life = tonumber(ARGV[15])
+local ring_size = tonumber(ARGV[16])
+local alpha = tonumber(ARGV[17])
+local det_ttl = int(math.ceil(tonumber(ARGV[18]) * 1000))
+local n_short = tonumber(ARGV[20])
+local n_long = #ARGV - 20 - n_short
+
+-- log1p without the cancellation of log(1 + x) for small x (Goldberg's trick).
+local function log1p(x)
+  local u = 1.0 + x
+  if u == 1.0 then
+    return x
+  end
+  return math.log(u) * x / (u - 1.0)
+end
+
+-- Python's float floor division (x // y), exact at the boundaries where
+-- math.floor(x / y) would round the quotient up.
+local function floordiv(x, y)
+  local mod = math.fmod(x, y)
+  local div = (x - mod) / y
+  if mod ~= 0 and ((y < 0) ~= (mod < 0)) then
+    div = div - 1.0
+  end
+  local floor = math.floor(div)
+  if div - floor > 0.5 then
+    floor = floor + 1.0
+  end
+  return floor
+end
+
+local function split(entry)
+  return string.match(entry, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*)$')
+end
+
+-- Vectors (the counters, the hour slots) are one field each, numbers separated
+-- by spaces: a hash of a few fields stays cheap to read and write whole.
+local function numbers(packed, n, base)
+  local v, i = {}, base
+  if packed then
+    for x in string.gmatch(packed, '%S+') do
+      v[i] = tonumber(x)
+      i = i + 1
+    end
+  end
+  for j = i, n + base - 1 do
+    v[j] = 0
+  end
+  return v
+end
+
+local stored = redis.call('HMGET', KEYS[5], 't', 'last', 'gap_mean', 'gap_var', 'gaps', 'risk', 'risk_t',
+                          'short', 'long', 'hours')
+local t = tonumber(stored[1]) or 0
+local last = tonumber(stored[2]) or 0
+local gap_mean = tonumber(stored[3]) or 0
+local gap_var = tonumber(stored[4]) or 0
+local gaps = tonumber(stored[5]) or 0
+local risk = stored[6] or '0'
+local risk_t = stored[7] or '0'
+local short = numbers(stored[8], n_short, 1)
+local long = numbers(stored[9], n_long, 1)
+local hours = numbers(stored[10], 24, 0)
+
+-- Decay to now (only forward in time), then count this request.
+if t ~= 0 then
+  local elapsed = now - t
+  if elapsed > 0 then
+    local factor = 2 ^ (-elapsed / half_life)
+    for i = 1, n_short do
+      short[i] = short[i] * factor
+    end
+    factor = 2 ^ (-elapsed / long_half_life)
+    for i = 1, n_long do
+      long[i] = long[i] * factor
+    end
+  end
+end
+t = math.max(t, now)
+for i = 1, n_short do
+  short[i] = short[i] + tonumber(ARGV[20 + i])
+end
+for i = 1, n_long do
+  long[i] = long[i] + tonumber(ARGV[20 + n_short + i])
+end
+
+-- The ring: fields compared as decimal strings (Python's canonical int form),
+-- so hashes and seeds of any size compare exactly.
+local query, skeleton, topic, lang, bias, seed = split(ARGV[19])
+local same_query, same_skeleton, biased, seed_sweep = 0, 0, 0, 0
+local skeletons, topics, langs, biases = {[skeleton] = true}, {[topic] = true}, {[lang] = true}, {}
+local n_skeletons, n_topics, n_langs, n_biases = 1, 1, 1, 0
+if bias ~= '0' then
+  biases[bias] = true
+  n_biases = 1
+end
+local ring = redis.call('LRANGE', KEYS[6], 0, -1)
+for _, entry in ipairs(ring) do
+  local q, s, tp, l, b, sd = split(entry)
+  if q == query then
+    same_query = same_query + 1
+    if sd ~= '0' and seed ~= '0' and sd ~= seed then
+      seed_sweep = seed_sweep + 1
+    end
+  end
+  if s == skeleton then
+    same_skeleton = same_skeleton + 1
+  end
+  if not skeletons[s] then
+    skeletons[s] = true
+    n_skeletons = n_skeletons + 1
+  end
+  if not topics[tp] then
+    topics[tp] = true
+    n_topics = n_topics + 1
+  end
+  if not langs[l] then
+    langs[l] = true
+    n_langs = n_langs + 1
+  end
+  if b ~= '0' then
+    biased = biased + 1
+    if not biases[b] then
+      biases[b] = true
+      n_biases = n_biases + 1
+    end
+  end
+end
+redis.call('RPUSH', KEYS[6], ARGV[19])
+redis.call('LTRIM', KEYS[6], -ring_size, -1)
+redis.call('PEXPIRE', KEYS[6], det_ttl)
+
+-- Pacing: an EWMA of log(1 + seconds between requests).
+if last ~= 0 then
+  local gap = log1p(math.max(now - last, 0.0))
+  if gaps == 0 then
+    gap_mean, gap_var = gap, 0.0
+  else
+    local delta = gap - gap_mean
+    gap_mean = gap_mean + alpha * delta
+    gap_var = (1.0 - alpha) * (gap_var + alpha * delta * delta)
+  end
+  gaps = gaps + 1
+end
+last = math.max(last, now)
+local slot = floordiv(now, HOUR) % 24
+hours[slot] = now
+local active = 0
+for h = 0, 23 do
+  if hours[h] ~= 0 and now - hours[h] < DAY then
+    active = active + 1
+  end
+end
+
+local short_s, long_s = {}, {}
+for i = 1, n_short do
+  short_s[i] = fmt(short[i])
+  reply[#reply + 1] = short_s[i]
+end
+for i = 1, n_long do
+  long_s[i] = fmt(long[i])
+  reply[#reply + 1] = long_s[i]
+end
+local hours_s = {}
+for h = 0, 23 do
+  hours_s[h + 1] = fmt(hours[h])
+end
+redis.call('HSET', KEYS[5], 't', fmt(t), 'last', fmt(last), 'gap_mean', fmt(gap_mean), 'gap_var', fmt(gap_var),
+           'gaps', int(gaps), 'short', table.concat(short_s, ' '), 'long', table.concat(long_s, ' '),
+           'hours', table.concat(hours_s, ' '))
+redis.call('PEXPIRE', KEYS[5], det_ttl)
+
+local stats = {#ring, same_query, same_skeleton, n_skeletons, n_topics, n_langs,
+               biased + ((bias ~= '0') and 1 or 0), n_biases, seed_sweep,
+               fmt(gap_mean), fmt(gap_var), gaps, active, risk, risk_t}
+for _, v in ipairs(stats) do
+  reply[#reply + 1] = v
+end
+return reply

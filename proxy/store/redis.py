@@ -14,6 +14,27 @@ touch all of them):
 - ``sl:{a:A}:d:YYYYMMDD``     tokens used that UTC day
 - ``sl:{a:A}:m:YYYYMM``       tokens used that UTC month
 - ``sl:{a:A}:lease``          zset of lease ids scored by expiry
+- ``sl:{a:A}:det``            hash: detection state, ``t``, ``last``,
+  ``gap_mean``, ``gap_var``, ``gaps``, ``risk``, ``risk_t`` and the vectors
+  ``short``, ``long`` (the decayed counters) and ``hours`` (24 slots), each
+  its numbers separated by spaces (ten fields: cheap to read and write whole)
+- ``sl:{a:A}:ring``           list: the last ``RING`` observations, each
+  ``"query,skeleton,topic,lang,bias,seed"``
+
+and per campaign fingerprint (``kind`` is system, template or infra; each
+fingerprint has its own hash tag, so its own slot):
+
+- ``sl:{c:kind:F}``           hash ``t``/``requests``/``flavored``
+- ``sl:{c:kind:F}:acc``       set of at most ``CAMPAIGN_ACCOUNTS`` account ids
+
+Detection is the arithmetic of ``proxy/windows.py`` (the memory store's), done
+in the scripts: ``admit.lua`` folds an admitted request's observation into the
+account's window in the same call as the budgets, ``settle.lua`` its outcome,
+``campaign.lua`` one fingerprint. Fingerprints live in other slots, so on a
+cluster the campaign calls follow the admit (a second round trip, only for an
+admitted request with fingerprints); on a standalone server they go in the same
+pipeline, each gated on the lease the admit just took, so still one round trip.
+Either way only admitted requests are counted, as in the memory store.
 
 Every key carries a TTL, so idle accounts cost nothing. Time (``now`` and the
 calendar) always comes from the caller, never from Redis TIME, so replay on a
@@ -23,8 +44,10 @@ virtual clock gives the same decisions as the memory store.
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -44,13 +67,24 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from proxy.config import Limits, StoreConfig
-from proxy.detect import HALF_LIVES, Observation, Outcome
+from proxy.detect import DAY, FLAVORED, HALF_LIVES, LONG_COUNTERS, RING, SHORT_COUNTERS, Observation, Outcome, Window
 from proxy.limits import CONCURRENCY_RETRY, LIMIT_ORDER, Admission, Calendar
 from proxy.store.base import StoreUnavailable, build_admission, usage_dict
+from proxy.windows import CAMPAIGN_ACCOUNTS, CAMPAIGN_HALF_LIFE, GAP_ALPHA, campaign_of
+
+log = logging.getLogger("sluice.store")
 
 DEFAULT_PREFIX = "sl:"
 # Kept after both TATs are in the past: covers replicas whose clocks lag.
 GCRA_TTL_MARGIN = 60.0
+# An account's detection state outlives three days of silence: by then its
+# short counters are gone and its day-scale ones down to an eighth.
+DETECTION_TTL = 3 * DAY
+# A fingerprint's counters halve every 6 hours: after two days, 1/256 is left.
+CAMPAIGN_TTL = 2 * DAY
+# Admission adds one request to the day-scale counters (AccountWindow.admit).
+_LONG_ADMIT = tuple(1.0 if i == 0 else 0.0 for i in range(len(LONG_COUNTERS)))
+_FINGERPRINTS = ("system", "template", "infra")
 
 # Errors meaning "the store cannot answer now": the failure policy decides.
 # Anything else (a script bug, a wrong type) is a defect and propagates as is.
@@ -82,21 +116,42 @@ class _Script:
 
 
 @dataclass(frozen=True, slots=True)
+class _Call:
+    """One script call, to be sent alone or in a pipeline."""
+
+    script: _Script
+    keys: Sequence[str]
+    args: Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
 class _Keys:
-    """The keys of one account's budgets for one day and month."""
+    """The keys of one account's budgets for one day and month, and its detection state."""
 
     gcra: str
     day: str
     month: str
     lease: str
+    det: str
+    ring: str
 
     @classmethod
     def of(cls, prefix: str, account: str, day: str, month: str) -> _Keys:
         base = f"{prefix}{{a:{account}}}"
-        return cls(gcra=f"{base}:gcra", day=f"{base}:d:{day}", month=f"{base}:m:{month}", lease=f"{base}:lease")
+        return cls(
+            gcra=f"{base}:gcra",
+            day=f"{base}:d:{day}",
+            month=f"{base}:m:{month}",
+            lease=f"{base}:lease",
+            det=f"{base}:det",
+            ring=f"{base}:ring",
+        )
 
-    def all(self) -> list[str]:
-        return [self.gcra, self.day, self.month, self.lease]
+    def admit(self) -> list[str]:
+        return [self.gcra, self.day, self.month, self.lease, self.det, self.ring]
+
+    def settle(self) -> list[str]:
+        return [self.gcra, self.day, self.month, self.lease, self.det]
 
 
 class RedisStore:
@@ -111,6 +166,8 @@ class RedisStore:
         self._prefix = prefix
         self._admit = _Script.load("admit.lua")
         self._settle = _Script.load("settle.lua")
+        self._campaign = _Script.load("campaign.lua")
+        self._campaigns_failing = False  # logged once per run of failures
 
     @classmethod
     def from_config(cls, config: StoreConfig, *, prefix: str = DEFAULT_PREFIX) -> RedisStore:
@@ -135,6 +192,10 @@ class RedisStore:
 
     def _keys(self, account: str, day: str, month: str) -> _Keys:
         return _Keys.of(self._prefix, account, day, month)
+
+    def _campaign_keys(self, kind: str, fingerprint: int) -> list[str]:
+        base = f"{self._prefix}{{c:{kind}:{fingerprint}}}"
+        return [base, f"{base}:acc"]
 
     async def admit(
         self,
@@ -163,9 +224,15 @@ class RedisStore:
             repr(CONCURRENCY_RETRY),
             repr(GCRA_TTL_MARGIN),
         ]
-        reply = await self._run(self._admit, keys.all(), args)
-        allowed, too_large, request_tat, token_tat, *waits = reply
-        return build_admission(
+        if observation is None:
+            reply = await self._run(self._admit, keys.admit(), args)
+            counts: dict[str, tuple[int, float, float]] = {}
+        else:
+            args += _observation_args(observation, half_lives)
+            reply, counts = await _guard(lambda: self._observe(account, now, lease, keys, args, observation))
+        allowed, too_large, request_tat, token_tat, *rest = reply
+        waits, window = rest[: len(LIMIT_ORDER)], rest[len(LIMIT_ORDER) :]
+        admission = build_admission(
             limits,
             now,
             cal,
@@ -177,6 +244,51 @@ class RedisStore:
             request_tat=float(request_tat),
             token_tat=float(token_tat),
         )
+        if not admission.allowed or observation is None:
+            return admission
+        return replace(admission, window=_window(window, now, half_lives[1]), campaign=campaign_of(counts))
+
+    async def _observe(
+        self, account: str, now: float, lease: str, keys: _Keys, args: list[str], obs: Observation
+    ) -> tuple[list[Any], dict[str, tuple[int, float, float]]]:
+        """The admit call with an observation, and its campaign fingerprints' calls.
+
+        Memory counts a fingerprint only for an admitted request; so do both paths here.
+        """
+        await self._ready()
+        admit = _Call(self._admit, keys.admit(), args)
+        kinds = [(kind, fp) for kind, fp in zip(_FINGERPRINTS, (obs.system, obs.template, obs.infra)) if fp]
+        if not kinds:
+            return await self._call(admit), {}
+        common = [repr(now), account, "1" if obs.flags & FLAVORED else "0", repr(CAMPAIGN_HALF_LIFE)]
+        common += [str(CAMPAIGN_ACCOUNTS), repr(CAMPAIGN_TTL)]
+        if isinstance(self._client, RedisCluster):
+            # The fingerprints are in other slots, likely on other nodes: no script
+            # may read the admit's outcome there, so they follow it, if admitted.
+            reply = await self._call(admit)
+            if not int(reply[0]):
+                return reply, {}
+            calls = [_Call(self._campaign, self._campaign_keys(kind, fp), common) for kind, fp in kinds]
+            try:
+                replies = await self._pipeline(calls)
+            except _UNAVAILABLE as exc:
+                # The budgets are decided and reserved: losing a fingerprint's node
+                # costs this request its campaign counts, not its admission.
+                if not self._campaigns_failing:
+                    self._campaigns_failing = True
+                    log.warning("campaign counts unavailable", extra={"error": f"{type(exc).__name__}: {exc}"})
+                return reply, {}
+            self._campaigns_failing = False
+        else:
+            # One server: one pipeline, one round trip. Each campaign call runs only
+            # if the account's lease zset holds this request's lease, i.e. only if
+            # the admit just before it admitted the request.
+            gated = [*common, lease]
+            calls = [admit]
+            calls += [_Call(self._campaign, [*self._campaign_keys(kind, fp), keys.lease], gated) for kind, fp in kinds]
+            reply, *replies = await self._pipeline(calls, gated=True)
+        counts = {kind: (int(r[0]), float(r[1]), float(r[2])) for (kind, _), r in zip(kinds, replies) if r is not None}
+        return reply, counts
 
     async def settle(
         self,
@@ -198,7 +310,19 @@ class RedisStore:
             _limit(limits.tokens_per_minute),
             repr(GCRA_TTL_MARGIN),
         ]
-        await self._run(self._settle, keys.all(), args)
+        if outcome is not None:
+            short, long = outcome.settle_increments()
+            args += [
+                repr(float(half_lives[0])),
+                repr(DAY),
+                repr(DETECTION_TTL),
+                repr(float(outcome.risk)),
+                "1" if outcome.served else "0",
+                str(len(short)),
+                *map(repr, short),
+                *map(repr, long),
+            ]
+        await self._run(self._settle, keys.settle(), args)
 
     async def usage(self, account: str, limits: Limits, now: float) -> dict[str, Any]:
         cal = Calendar.at(now)
@@ -246,19 +370,97 @@ class RedisStore:
     async def _run(self, script: _Script, keys: Sequence[str], args: Sequence[str]) -> Any:
         async def call() -> Any:
             await self._ready()
-            try:
-                return await self._client.evalsha(script.sha, len(keys), *keys, *args)
-            except NoScriptError:
-                # First call on this node since it started or was flushed: send the
-                # body once; Redis caches it and later EVALSHAs find it.
-                return await self._client.eval(script.body, len(keys), *keys, *args)
+            return await self._call(_Call(script, keys, args))
 
         return await _guard(call)
+
+    async def _call(self, c: _Call) -> Any:
+        try:
+            return await self._client.evalsha(c.script.sha, len(c.keys), *c.keys, *c.args)
+        except NoScriptError:
+            # First call on this node since it started or was flushed: send the
+            # body once; Redis caches it and later EVALSHAs find it.
+            return await self._client.eval(c.script.body, len(c.keys), *c.keys, *c.args)
+
+    async def _pipeline(self, calls: Sequence[_Call], *, gated: bool = False) -> list[Any]:
+        """Script calls in one pipeline (one round trip per node), NOSCRIPT handled.
+
+        Calls answered NOSCRIPT did not run; they are sent again with EVAL, in
+        order, in a second pipeline. ``gated``: call 0 is the admit and the others
+        are gated on its lease; if the admit did not run, the gated calls that
+        found no lease (nil) are repeated after it too.
+        """
+        replies = await self._send(calls, sha=True)
+        redo = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
+        if gated and redo[:1] == [0]:
+            redo = sorted({*redo, *(i for i, r in enumerate(replies) if r is None)})
+        if redo:
+            for i, r in zip(redo, await self._send([calls[i] for i in redo], sha=False), strict=True):
+                replies[i] = r
+        for r in replies:
+            if isinstance(r, BaseException):
+                raise r
+        return replies
+
+    async def _send(self, calls: Sequence[_Call], *, sha: bool) -> list[Any]:
+        pipe = self._client.pipeline(transaction=False)
+        for c in calls:
+            # execute_command: redis-py's cluster pipeline blocks its evalsha() method
+            # (scripts are cached per node), not the command, which routes by its keys.
+            if sha:
+                pipe.execute_command("EVALSHA", c.script.sha, len(c.keys), *c.keys, *c.args)
+            else:
+                pipe.execute_command("EVAL", c.script.body, len(c.keys), *c.keys, *c.args)
+        return list(await pipe.execute(raise_on_error=False))
 
 
 def _limit(value: int | None) -> str:
     """A limit as a script argument: "" is unlimited."""
     return "" if value is None else str(value)
+
+
+def _observation_args(obs: Observation, half_lives: tuple[float, float]) -> list[str]:
+    """admit.lua's detection arguments (ARGV 14 on): constants, the ring entry, increments."""
+    short = obs.admit_increments()
+    return [
+        repr(float(half_lives[0])),
+        repr(DAY),
+        str(RING),
+        repr(GAP_ALPHA),
+        repr(DETECTION_TTL),
+        f"{obs.query},{obs.skeleton},{obs.topic},{obs.lang},{obs.bias},{obs.seed}",
+        str(len(short)),
+        *map(repr, short),
+        *map(repr, _LONG_ADMIT),
+    ]
+
+
+def _window(reply: Sequence[Any], now: float, risk_half_life: float) -> Window:
+    """The Window from admit.lua's detection reply; the stored risk decayed here, as memory does."""
+    n, m = len(SHORT_COUNTERS), len(LONG_COUNTERS)
+    counters = tuple(float(x) for x in reply[:n])
+    long_counters = tuple(float(x) for x in reply[n : n + m])
+    (ring, same_query, same_skeleton, skeletons, topics, langs, biased, distinct_bias, seed_sweep,
+     gap_mean, gap_var, gaps, active, risk, risk_t) = reply[n + m :]  # fmt: skip
+    stored, stored_t = float(risk), float(risk_t)
+    return Window(
+        counters=counters,
+        long_counters=long_counters,
+        ring=int(ring),
+        same_query=int(same_query),
+        same_skeleton=int(same_skeleton),
+        distinct_skeletons=int(skeletons),
+        distinct_topics=int(topics),
+        distinct_langs=int(langs),
+        biased=int(biased),
+        distinct_bias=int(distinct_bias),
+        seed_sweep=int(seed_sweep),
+        gap_mean=float(gap_mean),
+        gap_var=float(gap_var),
+        gaps=int(gaps),
+        active_hours=int(active),
+        risk=stored * math.exp2(-max(now - stored_t, 0.0) / risk_half_life) if stored else 0.0,
+    )
 
 
 async def _guard(call: Callable[[], Awaitable[T]]) -> T:
