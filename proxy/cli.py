@@ -74,6 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     replay_module.add_arguments(p)
 
+    p = commands.add_parser("simulate", help="generate benign and extraction traffic (a trace and its labels)")
+    from proxy import simulate as simulate_module
+
+    simulate_module.add_arguments(p)
+
     p = commands.add_parser("keys", help="API key helpers")
     keys = p.add_subparsers(dest="keys_command", required=True)
     h = keys.add_parser("hash", help="print the keys-file line for a key (read from stdin if omitted)")
@@ -111,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (ConfigError, KeysFileError) as exc:
             print(f"config error: {exc}", file=sys.stderr)
             return 2
+    if args.command == "simulate":
+        return simulate_module.run(args)
     if args.command == "keys":
         key = args.key if args.key is not None else sys.stdin.readline().strip()
         if not key:
