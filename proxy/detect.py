@@ -33,6 +33,7 @@ from proxy.config import Limits, TierDetection
 from proxy.request import RequestFeatures
 from proxy.text import (
     LANGUAGE_ID,
+    closed_answer,
     excerpt,
     has_capability,
     has_cot,
@@ -60,18 +61,19 @@ PINNED = 128  # max_tokens asked at the tier's cap or very high
 TOOLS = 256
 SEEDED = 512
 FLAVORED = 1024  # any of: cot, grader, logprob_high
+CLOSED = 2048  # a multiple-choice item with an answer cue
 
 # Decayed counters, in store order. SHORT ones decay with detection.half_life_s,
 # LONG ones with a day. Admission adds the observation's, settlement the rest.
 SHORT_COUNTERS = (
     "n", "cot", "capability", "grader", "logprob_high", "logprob_probe", "bias", "hot_sampling", "pinned",
-    "tools", "seeded", "settled", "long_out", "prompt_tokens", "completion_tokens", "flavored",
+    "tools", "seeded", "settled", "long_out", "prompt_tokens", "completion_tokens", "flavored", "closed",
 )  # fmt: skip
 LONG_COUNTERS = ("n24", "completion24", "flavored_long24")
 DAY = 86400.0
 _FLAG_COUNTERS = (
     (COT, 1), (CAPABILITY, 2), (GRADER, 3), (LOGPROB_HIGH, 4), (LOGPROB_PROBE, 5), (BIAS, 6),
-    (HOT_SAMPLING, 7), (PINNED, 8), (TOOLS, 9), (SEEDED, 10), (FLAVORED, 15),
+    (HOT_SAMPLING, 7), (PINNED, 8), (TOOLS, 9), (SEEDED, 10), (FLAVORED, 15), (CLOSED, 16),
 )  # fmt: skip
 
 
@@ -87,8 +89,14 @@ class Observation:
     bias: int  # hash of the biased token set; 0 without logit_bias
     seed: int  # the request's seed + 1; 0 without one
     system: int  # campaign fingerprint of the system prompt; 0 if too short to mean anything
-    template: int  # campaign fingerprint of the template; 0 if too short
+    template: int  # campaign fingerprint of the prompt's opening; 0 if too short
+    suffix: int  # campaign fingerprint of the prompt's closing instruction; 0 if too short
     infra: int  # campaign fingerprint of (ip /24, user agent); 0 if unknown
+
+    def fingerprints(self) -> tuple[tuple[str, int], ...]:
+        """The campaign fingerprints this request carries, by kind (zero ones left out)."""
+        pairs = (("system", self.system), ("template", self.template), ("suffix", self.suffix), ("infra", self.infra))
+        return tuple(pair for pair in pairs if pair[1])
 
     def admit_increments(self) -> list[float]:
         inc = [0.0] * len(SHORT_COUNTERS)
@@ -150,6 +158,7 @@ class Campaign:
 
     system: tuple[int, float, float] = (0, 0.0, 0.0)
     template: tuple[int, float, float] = (0, 0.0, 0.0)
+    suffix: tuple[int, float, float] = (0, 0.0, 0.0)
     infra: tuple[int, float, float] = (0, 0.0, 0.0)
 
 
@@ -187,7 +196,10 @@ def observe(
     text = excerpt(features.query_text or features.prompt_text)
     word_list = words(text)
     flags = 0
-    if has_cot(text):
+    # Chain of thought on a multiple-choice item is how evals are run, and its trace ends in a letter.
+    if closed_answer(text):
+        flags |= CLOSED
+    elif has_cot(text):
         flags |= COT
     if has_capability(text):
         flags |= CAPABILITY
@@ -229,9 +241,11 @@ def observe(
         bias=bias,
         seed=(features.seed + 1) if features.seed is not None else 0,
         system=(short_hash(system) or 1) if len(system) >= 40 else 0,
-        # Only a long prompt's opening is specific enough to tie accounts together:
-        # short human openings ("can you explain the") recur across strangers.
+        # Only a long prompt's opening or closing is specific enough to tie accounts together:
+        # short human openings ("can you explain the") recur across strangers. A template
+        # with its slot early keeps a fixed closing instruction, and the other way round.
         template=(short_hash(" ".join(word_list[:8])) or 1) if len(word_list) >= 12 else 0,
+        suffix=(short_hash(" ".join(word_list[-8:])) or 1) if len(word_list) >= 12 else 0,
         infra=infra,
     )
 
@@ -267,7 +281,8 @@ def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
 
     mean_completion = completion / settled if settled else 0.0
     # How much of this account's traffic asks for reasoning, grades or soft labels.
-    flavor = _ramp(_share(w.c("flavored"), n), 0.15, 0.5)
+    flavor = _ramp(_share(w.c("flavored"), n), 0.2, 0.6)
+    open_answers = 1.0 - _share(w.c("closed"), n)
     values["output_heavy"] = long_share * _ramp(out_ratio, 0.15, 0.5)
     # Reasoning traces are long: "think step by step" on a multiple-choice eval yields a short one.
     values["cot"] = _ramp(_share(w.c("cot"), n), 0.12, 0.6) * _ramp(mean_completion, 120.0, 450.0)
@@ -282,8 +297,8 @@ def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
     seed_sweep = _ramp(w.seed_sweep, 2, 8)
     repeats = _ramp(w.same_query / ring, 0.2, 0.6) * long_share if ring >= 8 else 0.0
     values["sampling"] = max(_ramp(_share(w.c("hot_sampling"), n), 0.1, 0.5), seed_sweep, repeats)
-    templated = _ramp(w.same_skeleton / ring, 0.3, 0.8) if ring >= 8 else 0.0
-    values["templated_harvest"] = templated * _ramp(long_share, 0.15, 0.6)
+    templated = _ramp(w.same_skeleton / ring, 0.3, 0.8) if ring >= 4 else 0.0
+    values["templated_harvest"] = templated * _ramp(long_share, 0.15, 0.6) * open_answers
     breadth = _ramp(w.distinct_topics / ring, 0.6, 0.95) if ring >= 12 else 0.0
     values["coverage"] = breadth * _ramp(long_share, 0.25, 0.7) * _ramp(ring, 12, 48)
     # Many languages alone is a translation service; with harvest flavour it is a sweep.
@@ -299,7 +314,8 @@ def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
     values["flavored_volume"] = _ramp(w.long_counters[2], 20.0, 120.0)
     # A campaign implicates an account only if its own traffic carries the campaign's flavour:
     # an innocent question that happens to open like the campaign's template does not.
-    values["campaign"] = max(_campaign(campaign.system), _campaign(campaign.template)) * flavor
+    shared = max(_campaign(campaign.system), _campaign(campaign.template), _campaign(campaign.suffix))
+    values["campaign"] = shared * flavor
     values["infrastructure"] = _campaign(campaign.infra) * flavor
     return values
 

@@ -46,6 +46,9 @@ _GRADER = re.compile(
     r"|(?:给|对).{0,10}(?:回答|答案|回复).{0,6}(?:打分|评分)|哪个(?:回答|回复|答案)更好|评分标准",
     re.IGNORECASE | re.DOTALL,
 )
+# A closed-answer benchmark item: lettered options, then "Answer:" (an eval harness's shape).
+_OPTIONS = re.compile(r"(?m)^\s*\(?[A-Ea-e][.)]\s+\S")
+_ANSWER_CUE = re.compile(r"(?:answer|答案)\s*[:：]", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]+|\d+", re.UNICODE)
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
@@ -115,6 +118,12 @@ def topic_hash(word_list: list[str]) -> int:
     body = word_list[5:] or word_list
     longest = sorted(set(body), key=lambda w: (-len(w), w))[:3]
     return short_hash(" ".join(sorted(longest)))
+
+
+def closed_answer(text: str) -> bool:
+    """Multiple-choice with an answer cue: whatever the reasoning, the answer is a letter."""
+    tail = text[-1500:]
+    return len(_OPTIONS.findall(tail)) >= 3 and _ANSWER_CUE.search(text[-200:]) is not None
 
 
 def has_cot(text: str) -> bool:

@@ -151,5 +151,6 @@ def campaign_of(results: dict[str, tuple[int, float, float]]) -> Campaign:
     return Campaign(
         system=results.get("system", (0, 0.0, 0.0)),
         template=results.get("template", (0, 0.0, 0.0)),
+        suffix=results.get("suffix", (0, 0.0, 0.0)),
         infra=results.get("infra", (0, 0.0, 0.0)),
     )

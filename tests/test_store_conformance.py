@@ -410,9 +410,10 @@ def observation(rng: random.Random, shared: dict[str, int]) -> Observation:
         flags |= BIAS
     if seed:
         flags |= SEEDED
+    query = rng.choice([11, 12, 13, 2**31 + 7, rng.randrange(2**32)])
     return Observation(
         flags=flags,
-        query=rng.choice([11, 12, 13, 2**31 + 7, rng.randrange(2**32)]),
+        query=query,
         skeleton=rng.choice([100, 101, rng.randrange(2**32)]),
         topic=rng.randrange(12),
         lang=rng.choice([0, 0, 1, 2, 5]),
@@ -420,6 +421,7 @@ def observation(rng: random.Random, shared: dict[str, int]) -> Observation:
         seed=seed,
         system=rng.choice([0, shared["system"], 987654321]),
         template=rng.choice([0, shared["template"]]),
+        suffix=(0, shared["template"], 77)[query % 3],  # drawn from query: the rng sequence stays as it was
         infra=rng.choice([0, shared["infra"], 55]),
     )
 
@@ -503,11 +505,11 @@ _RING_FIELDS = ("ring", "same_query", "same_skeleton", "distinct_skeletons", "di
                 "biased", "distinct_bias", "seed_sweep", "gaps", "active_hours")
 
 
-FINGERPRINTS = (("system", 1001), ("template", 1002), ("infra", 1003))
+FINGERPRINTS = (("system", 1001), ("template", 1002), ("suffix", 1004), ("infra", 1003))
 
 
 def fingerprinted(n: int = 0, flags: int = FLAVORED) -> Observation:
-    """An observation carrying all three campaign fingerprints (and query n)."""
+    """An observation carrying every kind of campaign fingerprint (and query n)."""
     return Observation(flags=flags, query=n, skeleton=7, topic=n % 5, lang=0, bias=0, seed=0,
                        **{kind: fp for kind, fp in FINGERPRINTS})
 
@@ -561,7 +563,7 @@ async def test_detection_keys_have_ttls_and_the_ring_is_bounded(redis_backend: B
     # Refused (concurrency), with fingerprints never seen: must create nothing.
     held = [await store.admit(ACCOUNT, limits, 10, NOON + 100, lease(), fingerprinted()) for _ in range(2)]
     assert all(a.allowed for a in held)
-    novel = replace(fingerprinted(), system=5, template=6, infra=7)
+    novel = replace(fingerprinted(), system=5, template=6, suffix=8, infra=7)
     assert not (await store.admit(ACCOUNT, limits, 10, NOON + 100, lease(), novel)).allowed
     prefix = redis_backend.prefix
     suffixes = ("gcra", "d:20250314", "m:202503", "lease", "det", "ring")
@@ -574,7 +576,7 @@ async def test_detection_keys_have_ttls_and_the_ring_is_bounded(redis_backend: B
     det_ttl = await client.pttl(account[4])
     assert 2 * 86400_000 < det_ttl <= 3 * 86400_000
     assert await client.llen(account[5]) == RING
-    assert len({key_slot(k.encode()) for k in campaign[::2]}) == 3  # one slot per fingerprint
+    assert len({key_slot(k.encode()) for k in campaign[::2]}) == len(FINGERPRINTS)  # one slot per fingerprint
 
 
 async def _command_calls(b: Backend) -> dict[str, int]:
@@ -623,7 +625,7 @@ async def test_an_observed_admission_is_one_round_trip(
 
     admitted, trips, calls = await count(store.admit(ACCOUNT, limits, 1, NOON, lease(), fingerprinted()))
     assert admitted.allowed and admitted.campaign is not None and admitted.campaign.system[1] > 1
-    assert calls == {"evalsha": 4, "eval": 0}
+    assert calls == {"evalsha": 1 + len(FINGERPRINTS), "eval": 0}
     if isinstance(client, RedisCluster):  # the account's node, then the fingerprints' nodes in parallel
         nodes = {client.nodes_manager.get_node_from_slot(key_slot(f"{{c:{k}:{fp}}}".encode())).name
                  for k, fp in FINGERPRINTS}  # fmt: skip
@@ -633,10 +635,10 @@ async def test_an_observed_admission_is_one_round_trip(
     refused, trips, calls = await count(store.admit(ACCOUNT, limits, 1, NOON, lease(), fingerprinted()))
     assert not refused.allowed
     # A standalone server runs the gated campaign calls anyway (they do nothing); a cluster none.
-    assert calls == {"evalsha": 1 if cluster else 4, "eval": 0} and trips == 1
+    assert calls == {"evalsha": 1 if cluster else 5, "eval": 0} and trips == 1
     _, trips, calls = await count(store.settle(ACCOUNT, limits, admitted, 1, NOON, Outcome(5, 5, True, 0.2)))
     assert calls == {"evalsha": 1, "eval": 0} and trips == 1
-    anonymous = replace(fingerprinted(), system=0, template=0, infra=0)
+    anonymous = replace(fingerprinted(), system=0, template=0, suffix=0, infra=0)
     bare, trips, calls = await count(store.admit(ACCOUNT, limits, 1, NOON, lease(), anonymous))
     assert bare.allowed and bare.window is not None and calls == {"evalsha": 1, "eval": 0} and trips == 1
 

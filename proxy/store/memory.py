@@ -143,9 +143,7 @@ class MemoryStore:
     def _campaign(self, account: str, obs: Observation, now: float) -> Campaign:
         flavored = bool(obs.flags & FLAVORED)
         results = {}
-        for kind, fingerprint in (("system", obs.system), ("template", obs.template), ("infra", obs.infra)):
-            if not fingerprint:
-                continue
+        for kind, fingerprint in obs.fingerprints():
             key = (kind, fingerprint)
             window = self._fingerprints.get(key)
             if window is None:

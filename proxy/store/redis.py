@@ -21,7 +21,7 @@ touch all of them):
 - ``sl:{a:A}:ring``           list: the last ``RING`` observations, each
   ``"query,skeleton,topic,lang,bias,seed"``
 
-and per campaign fingerprint (``kind`` is system, template or infra; each
+and per campaign fingerprint (``kind`` is system, template, suffix or infra; each
 fingerprint has its own hash tag, so its own slot):
 
 - ``sl:{c:kind:F}``           hash ``t``/``requests``/``flavored``
@@ -84,7 +84,6 @@ DETECTION_TTL = 3 * DAY
 CAMPAIGN_TTL = 2 * DAY
 # Admission adds one request to the day-scale counters (AccountWindow.admit).
 _LONG_ADMIT = tuple(1.0 if i == 0 else 0.0 for i in range(len(LONG_COUNTERS)))
-_FINGERPRINTS = ("system", "template", "infra")
 
 # Errors meaning "the store cannot answer now": the failure policy decides.
 # Anything else (a script bug, a wrong type) is a defect and propagates as is.
@@ -257,7 +256,7 @@ class RedisStore:
         """
         await self._ready()
         admit = _Call(self._admit, keys.admit(), args)
-        kinds = [(kind, fp) for kind, fp in zip(_FINGERPRINTS, (obs.system, obs.template, obs.infra)) if fp]
+        kinds = list(obs.fingerprints())
         if not kinds:
             return await self._call(admit), {}
         common = [repr(now), account, "1" if obs.flags & FLAVORED else "0", repr(CAMPAIGN_HALF_LIFE)]
