@@ -15,7 +15,8 @@ import math
 import os
 import random
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -26,6 +27,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_server import Server
 
 from proxy.accounts import Account, KeyTable
+from proxy.audit import DecisionLog
 from proxy.config import Config, Limits, Tier
 from proxy.errors import RequestError, error_body, error_response, from_request_error
 from proxy.gate import Plan, judge, outcome, plan
@@ -61,12 +63,18 @@ class Exchange:
     admission: Admission
     decision: Decision
     features: RequestFeatures
+    admitted_at: float
     served: bool = True  # False when the policy refused it: nothing reached the upstream
     responded: bool = False  # the upstream answered with headers
     upstream_status: int = 0
     streamed: bool = False
     usage: Usage | None = None
     chunks: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def settle_time(self) -> float:
+        """Settlement's clock follows admission's: the wall clock moved on by what elapsed since."""
+        return self.admitted_at + max(time.monotonic() - self.started, 0.0)
 
     def actual_cost(self) -> int:
         """What the account is charged: the upstream's usage, else what we saw."""
@@ -115,6 +123,10 @@ class _Runner(web.AppRunner):
         return _Server(server.request_handler, request_factory=server.request_factory, **server._kwargs)
 
 
+def _wall_clock(request: web.BaseRequest) -> float:
+    return time.time()
+
+
 def client_ip(request: web.BaseRequest, trusted: tuple[Any, ...]) -> str:
     """The peer address, or the nearest untrusted X-Forwarded-For hop behind trusted proxies."""
     peer = request.remote or ""
@@ -135,8 +147,13 @@ def client_ip(request: web.BaseRequest, trusted: tuple[Any, ...]) -> str:
 class Sluice:
     """A running proxy: its config and every component the handlers use."""
 
-    def __init__(self, config: Config, store: Store | None = None) -> None:
+    def __init__(
+        self, config: Config, store: Store | None = None, clock: Callable[[web.BaseRequest], float] | None = None
+    ) -> None:
         self.config = config
+        # The time a request is judged at. Injected only by code (the demo replays a
+        # simulated day on its own clock); no config or client can set it.
+        self.clock = clock or _wall_clock
         self.keys = KeyTable.from_config(config)
         self.metrics = Metrics()
         s = config.store
@@ -154,7 +171,7 @@ class Sluice:
         self._id_prefix = f"{os.getpid():x}-{int(time.time()):x}-"
         self._runners: list[web.AppRunner] = []
         self.stopping = asyncio.Event()
-        self.audit_log = logging.getLogger("sluice.audit")
+        self.decisions = DecisionLog()
 
     # ---- lifecycle -------------------------------------------------------
 
@@ -279,14 +296,15 @@ class Sluice:
         ip = client_ip(request, config.server.trusted_proxies)
         p = plan(config, account.id, account.tier, features, ip, request.headers.get("User-Agent", ""))
         request_id = f"{self._id_prefix}{next(self._ids)}"
-        admission = await self.admit(account, p, request_id)
+        now = self.clock(request)
+        admission = await self.admit(account, p, request_id, now)
         if not admission.allowed:
             return self.refusal(admission, p.tier)
         decision, assessment = judge(config, p, account.id, admission)
-        exchange = Exchange(account, p, admission, decision, features)
+        self.decisions.note(account.id, request_id, now, decision)
+        exchange = Exchange(account, p, admission, decision, features, now)
         try:
             if decision.cause == "extraction":
-                self.audit(request_id, account, decision)
                 action = decision.enforced_action
                 if action in (THROTTLE, BLOCK):
                     exchange.served = False
@@ -299,12 +317,6 @@ class Sluice:
             return await self.forward(request, route, "POST", data, headers, exchange)
         finally:
             self.spawn(self.settle(exchange))
-
-    def audit(self, request_id: str, account: Account, decision: Decision) -> None:
-        record = decision.record(0, time.time(), account.id)
-        del record["i"]
-        record["request_id"] = request_id
-        self.audit_log.info("decision", extra=record)
 
     def policy_refusal(self, action: str) -> web.Response:
         if action == BLOCK:
@@ -329,12 +341,12 @@ class Sluice:
             changed = True
         return changed
 
-    async def admit(self, account: Account, p: Plan, lease: str) -> Admission:
+    async def admit(self, account: Account, p: Plan, lease: str, now: float) -> Admission:
         started = time.perf_counter()
         try:
             policy = p.tier.store_failure or self.config.store.failure
             return await self.store.admit(
-                account.id, p.limits, p.cost, time.time(), lease, policy, p.observation, p.half_lives
+                account.id, p.limits, p.cost, now, lease, policy, p.observation, p.half_lives
             )
         except StoreUnavailable:
             raise RequestError(503, "The rate-limit store is unavailable; retry shortly", "store_unavailable") from None
@@ -372,7 +384,8 @@ class Sluice:
         started = time.perf_counter()
         try:
             await self.store.settle(
-                exchange.account.id, p.limits, exchange.admission, actual, time.time(), result, p.half_lives
+                exchange.account.id, p.limits, exchange.admission, actual, exchange.settle_time(), result,
+                p.half_lives,
             )
         except Exception:  # noqa: BLE001 - settlement must never crash the proxy
             self.metrics.store_errors.labels("settle").inc()

@@ -11,6 +11,9 @@ so that any client (the official SDK included) can ask for it:
   finish chunk, no ``[DONE]``, include_usage ignored);
 - ``stub-nousage``: never report usage;
 - ``stub-reset``: stream a few chunks, then drop the connection.
+
+A request header ``X-Stub-Tokens: N`` asks for an answer of N tokens (the demo
+uses it to replay simulated traffic with its recorded answer lengths).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+LENGTH_HINT = "X-Stub-Tokens"
 _WORDS = (
     "the answer depends on context and on the assumptions we make about the inputs so let us reason "
     "carefully step by step considering each case in turn before we reach a conclusion that holds"
@@ -124,11 +128,14 @@ class StubUpstream:
             await asyncio.sleep(self.slow_seconds)
         return body, None
 
-    def _tokens(self, body: dict[str, Any]) -> tuple[str, int, int]:
+    def _tokens(self, body: dict[str, Any], length_hint: str | None = None) -> tuple[str, int, int]:
         prompt = _prompt_text(body)
         prompt_tokens = len(prompt.split()) + 4 * len(body.get("messages") or [])
         limit = body.get("max_tokens") or body.get("max_completion_tokens") or body.get("max_output_tokens")
         n = self.reply_tokens if not isinstance(limit, int) else min(limit, self.reply_tokens)
+        if length_hint is not None and length_hint.isdigit():
+            # The demo replays recorded traffic: answer as long as the recorded answer was.
+            n = min(int(length_hint), n if isinstance(limit, int) else int(length_hint))
         return prompt, prompt_tokens, n
 
     def _count(self, prompt_tokens: int, completion_tokens: int) -> None:
@@ -152,7 +159,7 @@ class StubUpstream:
         body, failed = await self._begin(request)
         if failed is not None:
             return failed
-        prompt, prompt_tokens, n = self._tokens(body)
+        prompt, prompt_tokens, n = self._tokens(body, request.headers.get(LENGTH_HINT))
         words = _reply(prompt, n)
         model = str(body.get("model", "stub-model"))
         kind = "chat.completion" if chat else "text_completion"

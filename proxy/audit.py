@@ -1,0 +1,53 @@
+"""Decisions kept for explanation: the audit log line, and a bounded per-account memory.
+
+Every non-allow decision is one JSON line on the ``sluice.audit`` logger (the
+DESIGN.md decision fields plus the request id; never the key, never prompt
+text). The last few decisions of recently active accounts are also kept in
+memory for the admin API and the demo, with a hard bound on accounts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from proxy.policy import ALLOW, Decision
+
+
+@dataclass(slots=True)
+class AccountDecisions:
+    requests: int = 0
+    first_flag: int | None = None  # index of the account's first extraction decision (this process)
+    actions: dict[str, int] = field(default_factory=dict)
+    recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=32))
+
+
+class DecisionLog:
+    def __init__(self, max_accounts: int = 10_000) -> None:
+        self._accounts: OrderedDict[str, AccountDecisions] = OrderedDict()
+        self._max_accounts = max_accounts
+        self._log = logging.getLogger("sluice.audit")
+
+    def note(self, account: str, request_id: str, ts: float, decision: Decision) -> None:
+        entry = self._accounts.get(account)
+        if entry is None:
+            entry = self._accounts[account] = AccountDecisions()
+            if len(self._accounts) > self._max_accounts:
+                self._accounts.popitem(last=False)
+        else:
+            self._accounts.move_to_end(account)
+        entry.requests += 1
+        entry.actions[decision.action] = entry.actions.get(decision.action, 0) + 1
+        if decision.action == ALLOW and not decision.shadow:
+            return
+        if decision.cause == "extraction" and entry.first_flag is None:
+            entry.first_flag = entry.requests - 1
+        record = decision.record(entry.requests - 1, ts, account)
+        record["request_id"] = request_id
+        entry.recent.append(record)
+        self._log.info("decision", extra=record)
+
+    def get(self, account: str) -> AccountDecisions | None:
+        return self._accounts.get(account)
