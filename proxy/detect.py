@@ -41,8 +41,8 @@ from proxy.text import (
     language,
     short_hash,
     skeleton_hash,
+    tokens,
     topic_hash,
-    words,
 )
 
 RING = 64  # observations remembered per account
@@ -193,17 +193,18 @@ class Assessment:
 def observe(
     features: RequestFeatures, limits: Limits, ip: str = "", user_agent: str = ""
 ) -> Observation:
-    text = excerpt(features.query_text or features.prompt_text)
-    word_list = words(text)
+    lower = excerpt(features.query_text or features.prompt_text).lower()
+    word_list = tokens(lower)
+    vocab = set(word_list)
     flags = 0
     # Chain of thought on a multiple-choice item is how evals are run, and its trace ends in a letter.
-    if closed_answer(text):
+    if closed_answer(lower):
         flags |= CLOSED
-    elif has_cot(text):
+    elif has_cot(lower, vocab):
         flags |= COT
-    if has_capability(text):
+    if has_capability(lower, vocab):
         flags |= CAPABILITY
-    if has_grader(text):
+    if has_grader(lower, vocab):
         flags |= GRADER
     generation = features.max_tokens is None or features.max_tokens > 16
     if features.top_logprobs is not None and features.top_logprobs >= 10 and generation:
@@ -234,10 +235,10 @@ def observe(
         infra = short_hash(f"{block}|{user_agent}") or 1
     return Observation(
         flags=flags,
-        query=short_hash(text),
+        query=short_hash(lower),
         skeleton=skeleton_hash(word_list),
         topic=topic_hash(word_list),
-        lang=LANGUAGE_ID[language(text)],
+        lang=LANGUAGE_ID[language(lower)],
         bias=bias,
         seed=(features.seed + 1) if features.seed is not None else 0,
         system=(short_hash(system) or 1) if len(system) >= 40 else 0,

@@ -8,6 +8,7 @@ of the retrieved passages).
 
 from __future__ import annotations
 
+import heapq
 import re
 import zlib
 
@@ -19,16 +20,16 @@ _COT = re.compile(
     r"step[\s-]*by[\s-]*step|think(?:ing)? (?:carefully|through|it through|hard|aloud|out loud)|let'?s think"
     r"|explain (?:your|the|each|every) (?:reasoning|thinking|logic|step)|show (?:your|all|every) (?:work|steps|reasoning)"
     r"|reason(?:ing)? (?:through|carefully|step)|chain[\s-]of[\s-]thought|walk me through|in (?:great |full )?detail"
-    r"|detailed (?:explanation|reasoning|derivation|solution|analysis)|(?:be |answer )?thorough(?:ly)?|exhaustive"
+    r"|detailed (?:explanation|reasoning|derivation|solution|analysis)|thorough|exhaustive"
     r"|justify (?:your|each|every)|full (?:derivation|reasoning)|reasoning process"
     # follow-ups that keep an answer going: the multi-turn form of the same elicitation
-    r"|^\W*(?:go on|continue|keep going|and then|what else)\b|more detail|elaborate|go deeper|expand on|another example"
+    r"|more detail|elaborat|go deeper|expand on|another example"
     r"|继续|再详细|再举一个|展开(?:讲|说)"
     r"|一步一步|一步步|逐步|分步|详细(?:地|的)?(?:解释|说明|推理|分析|推导|回答|阐述)|思考过程|推理过程|解题过程|请详细"
     r"|paso a paso|razona|étape par étape|raisonnement détaillé|schritt für schritt|ausführlich"
     r"|ステップバイステップ|段階的に|詳しく|順を追って|шаг за шагом|подробно|пошагово",
-    re.IGNORECASE,
 )
+_FOLLOW_UP = re.compile(r"\W*(?:go on|continue|keep going|and then|what else)\b")
 # Reasoning-heavy capabilities: hard math, code, algorithms.
 _CAPABILITY = re.compile(
     r"\b(?:prove|proof|theorem|lemma|integral|derivative|differential equation|solve for|eigen\w*|polynomial"
@@ -36,20 +37,35 @@ _CAPABILITY = re.compile(
     r"|implement(?:ation)?|algorithm|time complexity|data structure|function that|write (?:a |the )?(?:python|c\+\+|rust|java|go|sql|code|program|script))\b"
     r"|```|\\frac|\\sum|\\int|\\begin\{|def \w+\(|#include|public static"
     r"|证明|求解|方程|积分|导数|概率|矩阵|算法|复杂度|编写.{0,12}(?:代码|程序|函数)|实现.{0,12}(?:算法|函数)",
-    re.IGNORECASE,
 )
 # Grader / reward-model prompts: the signal for harvesting preference labels.
 _GRADER = re.compile(
-    r"\b(?:score|rate|grade|judge|evaluate)\b.{0,60}\b(?:answer|response|reply|output|completion|essay|solution)s?\b"
+    r"\b(?:score|rate|grade|judge|evaluate)\b[^.?!]{0,60}\b(?:answer|response|reply|output|completion|essay|solution)s?\b"
     r"|which (?:of (?:these|the) (?:two )?)?(?:response|answer|reply|completion)s? is better|on a scale (?:of|from) 1"
     r"|from 1 to (?:5|10)\b|reward model|preferred response"
     r"|(?:给|对).{0,10}(?:回答|答案|回复).{0,6}(?:打分|评分)|哪个(?:回答|回复|答案)更好|评分标准",
-    re.IGNORECASE | re.DOTALL,
 )
+# Cheap gates: a family's regex runs only when one of its trigger words (or, for
+# scripts without spaces, substrings) is present. Python's re tries every
+# alternative at every position, so an ungated scan of 2 KB costs ~100 us.
+_COT_WORDS = frozenset(
+    "step step-by-step think thinking explain show reason reasoning chain chain-of-thought walk detail detailed "
+    "thorough thoroughly exhaustive exhaustively justify full more elaborate elaborating deeper expand another "
+    "paso razona étape raisonnement schritt ausführlich шаг подробно пошагово".split()
+)
+_COT_SUBSTRINGS = ("继续", "再", "展开", "步", "详细", "过程", "ステップ", "段階", "詳しく", "順を追")
+_CAPABILITY_WORDS = frozenset(
+    "prove proof theorem lemma integral derivative differential solve eigenvalue eigenvalues eigenvector polynomial "
+    "combinatorics combinatorial modulo olympiad competition probability matrix recurrence asymptotic implement "
+    "implementation algorithm complexity data function write def #include public".split()
+)
+_CAPABILITY_SUBSTRINGS = ("```", "\\", "证明", "求解", "方程", "积分", "导数", "概率", "矩阵", "算法", "复杂度", "编写", "实现")
+_GRADER_WORDS = frozenset("score scores rate rating grade judge evaluate better scale 10 reward preferred".split())
+_GRADER_SUBSTRINGS = ("打分", "评分", "更好")
+_PUNCTUATION = str.maketrans({c: " " for c in "!\"$%&'()*+,./:;<=>?@[]^`{|}~，。？！：；、（）「」"})
 # A closed-answer benchmark item: lettered options, then "Answer:" (an eval harness's shape).
-_OPTIONS = re.compile(r"(?m)^\s*\(?[A-Ea-e][.)]\s+\S")
-_ANSWER_CUE = re.compile(r"(?:answer|答案)\s*[:：]", re.IGNORECASE)
-_WORD = re.compile(r"[^\W\d_]+|\d+", re.UNICODE)
+_OPTIONS = re.compile(r"(?m)^\s*\(?[a-e][.)]\s+\S")
+_ANSWER_CUE = re.compile(r"(?:answer|答案)\s*[:：]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af]")
@@ -80,7 +96,9 @@ def short_hash(text: str) -> int:
 
 def language(text: str) -> str:
     """The prompt's language, from its script and, for Latin script, its stopwords."""
-    sample = text[:600]
+    sample = text[:400]
+    if sample.isascii():
+        return _latin(sample)
     if _KANA.search(sample):
         return "ja"
     if _HAN.search(sample):
@@ -91,7 +109,11 @@ def language(text: str) -> str:
         return "ru"
     if _ARABIC.search(sample):
         return "ar"
-    words = sample.lower().split()[:80]
+    return _latin(sample)
+
+
+def _latin(sample: str) -> str:
+    words = sample.lower().split()[:60]
     best, best_hits = "other", 0
     for name, stopwords in _LATIN_STOPWORDS.items():
         hits = sum(1 for w in words if w in stopwords)
@@ -100,8 +122,13 @@ def language(text: str) -> str:
     return best
 
 
+def tokens(lower: str) -> list[str]:
+    """Words of a lowercased text, split on whitespace and punctuation (C-speed)."""
+    return lower.translate(_PUNCTUATION).split()
+
+
 def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+    return tokens(text.lower())
 
 
 def skeleton_hash(word_list: list[str]) -> int:
@@ -115,24 +142,39 @@ def topic_hash(word_list: list[str]) -> int:
 
     Robust to small rewordings (unlike the exact text) and blind to a
     template's fixed words (they sit in the opening)."""
-    body = word_list[5:] or word_list
-    longest = sorted(set(body), key=lambda w: (-len(w), w))[:3]
+    body = set(word_list[5:120]) or set(word_list)
+    longest = heapq.nlargest(3, body, key=lambda w: (len(w), w))
     return short_hash(" ".join(sorted(longest)))
 
 
 def closed_answer(text: str) -> bool:
-    """Multiple-choice with an answer cue: whatever the reasoning, the answer is a letter."""
-    tail = text[-1500:]
-    return len(_OPTIONS.findall(tail)) >= 3 and _ANSWER_CUE.search(text[-200:]) is not None
+    """Multiple-choice with an answer cue: whatever the reasoning, the answer is a letter (lowercased text)."""
+    cue = text[-200:]
+    if "answer" not in cue and "答案" not in cue:
+        return False
+    return _ANSWER_CUE.search(cue) is not None and len(_OPTIONS.findall(text[-1500:])) >= 3
 
 
-def has_cot(text: str) -> bool:
-    return _COT.search(text) is not None
+def _gated(regex: re.Pattern[str], lower: str, vocab: frozenset[str] | set[str], trigger_words: frozenset[str],
+           trigger_substrings: tuple[str, ...]) -> bool:
+    if trigger_words.isdisjoint(vocab) and not any(s in lower for s in trigger_substrings):
+        return False
+    return regex.search(lower) is not None
 
 
-def has_capability(text: str) -> bool:
-    return _CAPABILITY.search(text) is not None
+def has_cot(lower: str, vocab: frozenset[str] | set[str] | None = None) -> bool:
+    """Chain-of-thought or exhaustive-answer elicitation (``lower``: the lowercased prompt)."""
+    vocab = set(tokens(lower)) if vocab is None else vocab
+    if _FOLLOW_UP.match(lower):
+        return True
+    return _gated(_COT, lower, vocab, _COT_WORDS, _COT_SUBSTRINGS)
 
 
-def has_grader(text: str) -> bool:
-    return _GRADER.search(text) is not None
+def has_capability(lower: str, vocab: frozenset[str] | set[str] | None = None) -> bool:
+    vocab = set(tokens(lower)) if vocab is None else vocab
+    return _gated(_CAPABILITY, lower, vocab, _CAPABILITY_WORDS, _CAPABILITY_SUBSTRINGS)
+
+
+def has_grader(lower: str, vocab: frozenset[str] | set[str] | None = None) -> bool:
+    vocab = set(tokens(lower)) if vocab is None else vocab
+    return _gated(_GRADER, lower, vocab, _GRADER_WORDS, _GRADER_SUBSTRINGS)
