@@ -241,3 +241,44 @@ def test_shadow_mode_reports_but_allows_and_allowlist_skips() -> None:
     assert decision.cause == "extraction" and decision.shadow and decision.enforced_action == "allow"
     assert decision.record(7, 1.0, "distiller")["shadow"] is True
     assert friendly.action == "allow" and assessment is None
+
+
+def test_capability_harvest_is_hard_problems_answered_at_length_not_a_coding_assistant(feed: Feed) -> None:
+    for i, ts in enumerate(human_times(40)):
+        feed.send("olympiad", ts, chat(f"Prove that the sequence defined by {TOPICS[i]} converges, then implement "
+                                       "the algorithm in Python with its time complexity."), 1800, prompt=60)
+        code = "def handler(event):\n    return process(event['body'])\n" * 20
+        feed.send("ide", ts, chat(f"Why does this function fail on empty input?\n```python\n{code}```"), 150, prompt=900)
+    assert feed.value("olympiad", "capability") > 0.8
+    assert feed.value("ide", "capability") == 0.0
+    assert feed.risk("ide") < 0.3
+
+
+def test_coverage_needs_breadth_long_answers_and_time(feed: Feed) -> None:
+    for i, ts in enumerate(human_times(40)):
+        feed.send("encyclopedist", ts, chat(f"Tell me everything you know about {TOPICS[i]}, with its history."), 1500)
+        feed.send("support-bot", ts, chat(f"Order {i} is late, what should I tell the customer about shipping?"), 120)
+    assert feed.value("encyclopedist", "coverage") > 0.6
+    assert feed.value("support-bot", "coverage") == 0.0
+
+
+def test_volume_counts_a_days_completion_tokens_at_length(feed: Feed) -> None:
+    for i in range(1500):
+        ts = i * 50.0
+        feed.send("bulk", ts, chat(f"Write a complete guide to {TOPICS[i % 40]}, part {i}."), 1600)
+        feed.send("classifier", ts, chat(f"Label ticket {i}: billing, bug or other?", max_tokens=3), 2)
+    assert feed.value("bulk", "volume") > 0.8
+    assert feed.value("classifier", "volume") == 0.0
+    assert feed.risk("classifier") < 0.1
+
+
+def test_infrastructure_overlap_is_supporting_evidence_only(feed: Feed) -> None:
+    # Twelve accounts behind one NAT with one SDK, harvesting: infrastructure adds to their risk...
+    for k in range(12):
+        for j, ts in enumerate(human_times(5, start=k * 10.0)):
+            feed.send(f"farm-{k}", ts, chat(f"Explain {TOPICS[(k * 5 + j) % 40]} step by step, in great detail."), 1500,
+                      ip="203.0.113.50", ua="python-httpx/0.27")
+    assert feed.value("farm-11", "infrastructure") > 0.5
+    # ...but alone it never reaches a flag: its weight stays below the lowest action level.
+    weight = feed.config.tier("default").detection.weights["infrastructure"]
+    assert weight < feed.config.tier("default").detection.levels.delay  # type: ignore[operator]

@@ -1,0 +1,74 @@
+"""The admin listener and the proxy's identity rules, seen from outside."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from tests.harness import base_config, free_port, running_sluice
+
+CHAT = {"model": "stub-model", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 3}
+ALICE = {"Authorization": "Bearer sk-test-alice"}
+
+
+async def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url, headers=headers) as response:
+            return response.status, await response.read()
+
+
+async def test_health_readiness_and_metrics() -> None:
+    async with running_sluice() as run:
+        assert (await get(run.admin_url + "/healthz"))[0] == 200
+        assert (await get(run.admin_url + "/readyz"))[0] == 200
+        async with aiohttp.ClientSession() as session:
+            async with session.post(run.base_url + "/v1/chat/completions", json=CHAT, headers=ALICE) as r:
+                assert r.status == 200
+        status, body = await get(run.admin_url + "/metrics")
+        text = body.decode()
+        assert status == 200
+        assert 'sluice_requests_total{route="/v1/chat/completions",status="200"} 1.0' in text
+        assert "sluice_request_duration_seconds_bucket" in text
+        assert "sluice_upstream_duration_seconds_count" in text
+        assert "sluice_in_flight_requests 0.0" in text
+        assert 'sluice_build_info{version="' in text
+        assert "sk-test-alice" not in text and "alice" not in text  # no per-account labels
+
+
+async def test_not_ready_when_the_upstream_is_down() -> None:
+    async with running_sluice(configure=lambda _url: base_config(f"http://127.0.0.1:{free_port()}")) as run:
+        assert (await get(run.admin_url + "/healthz"))[0] == 200
+        status, body = await get(run.admin_url + "/readyz")
+        assert status == 503 and b'"upstream"' in body
+
+
+async def test_admin_api_needs_its_own_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with running_sluice() as run:  # no token in the environment: the API is disabled
+        assert (await get(run.admin_url + "/admin/accounts/alice"))[0] == 403
+    monkeypatch.setenv("SLUICE_TEST_ADMIN_TOKEN", "admin-secret")
+    async with running_sluice() as run:
+        assert (await get(run.admin_url + "/admin/accounts/alice"))[0] == 401
+        assert (await get(run.admin_url + "/admin/accounts/alice", {"Authorization": "Bearer wrong"}))[0] == 401
+        # The client key is no admin token, and the admin API is not on the proxy port.
+        assert (await get(run.admin_url + "/admin/accounts/alice", ALICE))[0] == 401
+        assert (await get(run.base_url + "/admin/accounts/alice", {"Authorization": "Bearer admin-secret"}))[0] == 404
+        status, body = await get(run.admin_url + "/admin/accounts/alice", {"Authorization": "Bearer admin-secret"})
+        assert status == 200 and b'"tier":"default"' in body.replace(b" ", b"")
+
+
+async def test_forwarded_for_is_believed_only_from_trusted_proxies() -> None:
+    spoof = {**ALICE, "X-Forwarded-For": "203.0.113.9", "X-Real-IP": "203.0.113.9", "X-Sluice-Account": "bob"}
+    async with running_sluice() as run:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(run.base_url + "/v1/chat/completions", json=CHAT, headers=spoof) as r:
+                assert r.status == 200
+        seen = {k.lower(): v for k, v in run.stub.stats.last_headers.items()}
+        assert seen["x-forwarded-for"] == "127.0.0.1"  # the peer, not what the client claimed
+        assert "x-real-ip" not in seen and "x-sluice-account" not in seen
+        assert (await run.sluice.store.usage("bob", run.sluice.config.tier("default").limits, 0.0))["in_flight"] == 0
+    async with running_sluice(server={"trusted_proxies": ["127.0.0.0/8"]}) as run:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(run.base_url + "/v1/chat/completions", json=CHAT, headers=spoof) as r:
+                assert r.status == 200
+        seen = {k.lower(): v for k, v in run.stub.stats.last_headers.items()}
+        assert seen["x-forwarded-for"] == "203.0.113.9"  # behind a trusted proxy, its hop is believed
