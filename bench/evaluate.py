@@ -12,7 +12,6 @@ accounts ever flagged and benign requests with cause ``extraction``.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field

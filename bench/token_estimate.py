@@ -55,7 +55,7 @@ def chinese(rng: random.Random) -> list[str]:
         try:
             with path.open("rb") as f:
                 catalog = gettext.GNUTranslations(f)._catalog  # type: ignore[attr-defined]
-        except (OSError, UnicodeDecodeError, gettext.error if hasattr(gettext, "error") else OSError):
+        except (OSError, UnicodeDecodeError):
             continue
         pieces.extend(v for v in catalog.values() if isinstance(v, str) and len(v) > 8)
     rng.shuffle(pieces)
