@@ -4,8 +4,8 @@
 
 Pins the stub and wrk to CPU 1 and Sluice to CPU 0 where taskset exists. Prints
 req/s at 64 connections and p50/p99 at 1 connection for: the stub directly,
-Sluice with no limits, with every limit on the memory store, and with every
-limit on a throwaway Redis; and the latency each adds over the stub. The stub is Python: at high load it, not Sluice, can be the
+Sluice with no limits and no detector, with every limit and the detector on the
+memory store, and the same on a throwaway Redis; and the latency each adds. The stub is Python: at high load it, not Sluice, can be the
 ceiling; bench/ for issue 8 replaces it with nginx.
 """
 
@@ -67,13 +67,15 @@ def wrk(url: str, connections: int, seconds: float, stream: bool = False) -> dic
 LIMITS_ON = "{requests_per_minute: 100000000, tokens_per_minute: 100000000000, tokens_per_day: 1000000000000, concurrency: 100000}"
 
 
-def sluice_config(tmp: Path, name: str, stub_port: int, store: str, limits: str) -> tuple[Path, int]:
+def sluice_config(
+    tmp: Path, name: str, stub_port: int, store: str, limits: str, detection: str = "enforce"
+) -> tuple[Path, int]:
     port, admin = free_port(), free_port()
     path = tmp / f"{name}.yaml"
     path.write_text(
         f"listen: {{port: {port}}}\nadmin: {{port: {admin}}}\n"
         f"upstream: {{url: 'http://127.0.0.1:{stub_port}'}}\nkeys: {{file: {tmp / 'keys'}}}\n"
-        f"store: {store}\ntiers: {{default: {{limits: {limits}}}}}\n"
+        f"store: {store}\ntiers: {{default: {{limits: {limits}}}}}\ndetection: {{mode: {detection}}}\n"
     )
     return path, port
 
@@ -93,9 +95,9 @@ def main() -> int:
     stub_port, redis_port = free_port(), free_port()
     redis_store = f"{{backend: redis, url: 'redis://127.0.0.1:{redis_port}/0'}}"
     variants = {
-        "sluice, limits off": sluice_config(tmp, "off", stub_port, "{backend: memory}", "{}"),
-        "sluice, memory limits": sluice_config(tmp, "memory", stub_port, "{backend: memory}", LIMITS_ON),
-        "sluice, redis limits": sluice_config(tmp, "redis", stub_port, redis_store, LIMITS_ON),
+        "sluice, no limits/detector": sluice_config(tmp, "off", stub_port, "{backend: memory}", "{}", "off"),
+        "sluice, memory, all on": sluice_config(tmp, "memory", stub_port, "{backend: memory}", LIMITS_ON),
+        "sluice, redis, all on": sluice_config(tmp, "redis", stub_port, redis_store, LIMITS_ON),
     }
     procs = [
         subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",

@@ -473,6 +473,8 @@ def _detection(s: _Section) -> DetectionConfig:
     allow = s.raw("allowlist") or []
     if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
         raise ConfigError(s._at("allowlist"), "must be a list of account ids")
+    if s.data.get("mode") is False:  # YAML 1.1 reads a bare `off` as false
+        s.data["mode"] = "off"
     result = DetectionConfig(
         mode=s.choice("mode", "enforce", ("enforce", "shadow", "off")),
         allowlist=frozenset(allow),

@@ -50,6 +50,12 @@ def test_account_override_merges_over_its_tier() -> None:
     assert config.limits_for("other", tier).tokens_per_day == 1000
 
 
+def test_detection_mode_off_survives_yaml() -> None:
+    import yaml
+
+    assert parse_config(yaml.safe_load("detection: {mode: off}")).detection.mode == "off"
+
+
 def test_empty_document_gives_working_defaults() -> None:
     config = parse_config(None)
     assert config.listen.port == 8080 and config.admin.port == 9090
