@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
@@ -59,11 +60,12 @@ async def wait_healthy(admin_port: int, proc: asyncio.subprocess.Process) -> Non
     raise AssertionError("sluice never became healthy")
 
 
-async def test_sigterm_lets_a_live_stream_finish_then_exits_zero(tmp_path: Path) -> None:
+async def test_sigterm_lets_a_live_stream_finish_then_exits_zero(tmp_path: Path, redis_standalone) -> None:  # type: ignore[no-untyped-def]
     stub = StubUpstream(reply_tokens=20, chunk_delay=0.1)
     upstream_url = await stub.start()
     proxy_port, admin_port = free_port(), free_port()
-    config = write_config(tmp_path, upstream_url, proxy_port, admin_port)
+    config = write_config(tmp_path, upstream_url, proxy_port, admin_port,
+                          f"store: {{backend: redis, url: '{redis_standalone.url}', timeout_ms: 1000}}\n")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "proxy", "serve", "--config", str(config),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -98,6 +100,10 @@ async def test_sigterm_lets_a_live_stream_finish_then_exits_zero(tmp_path: Path)
             proc.kill()
             await proc.wait()
         await stub.stop()
+    # The drained stream was settled before exit: the account is charged what the upstream served.
+    day_key = f"sl:{{a:carol}}:d:{time.strftime('%Y%m%d', time.gmtime())}"
+    assert int(redis_standalone.client().get(day_key) or 0) == stub.stats.prompt_tokens + stub.stats.completion_tokens
+    redis_standalone.client().delete(day_key)
     logs = (await proc.stderr.read()).decode()  # type: ignore[union-attr]
     assert "sk-life-carol" not in logs
     assert '"msg": "draining"' in logs.replace('"msg":"draining"', '"msg": "draining"')
