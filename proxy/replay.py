@@ -81,7 +81,7 @@ def _one(
         usage = Usage(prompt=features.prompt_tokens, completion=features.max_tokens or p.limits.completion_reserve)
     if admission.allowed:
         store.settle_now(account, p.limits, admission, usage.cost(p.tier.weights), ts,
-                         outcome(p, decision, usage.prompt, usage.completion, served), p.half_lives)
+                         outcome(p, decision, usage.prompt, usage.visible_completion, served), p.half_lives)
     summary.actions[decision.action] += 1
     summary.max_risk = max(summary.max_risk, decision.risk)
     if decision.cause == "extraction":

@@ -378,7 +378,7 @@ class Sluice:
         actual = exchange.actual_cost() if exchange.served else 0
         usage = exchange.usage
         prompt = usage.prompt if usage is not None else exchange.features.prompt_tokens
-        completion = usage.completion if usage is not None else exchange.chunks
+        completion = usage.visible_completion if usage is not None else exchange.chunks
         result = outcome(exchange.plan, exchange.decision, prompt, completion, exchange.served)
         p = exchange.plan
         started = time.perf_counter()

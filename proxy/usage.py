@@ -15,6 +15,11 @@ class Usage:
     completion: int = 0  # includes reasoning, as in OpenAI's usage
     reasoning: int = 0
 
+    @property
+    def visible_completion(self) -> int:
+        """What the client received: hidden reasoning is billed but cannot be harvested."""
+        return max(self.completion - self.reasoning, 0)
+
     def cost(self, w: TokenWeights) -> int:
         fresh_prompt = max(self.prompt - self.cached_prompt, 0)
         visible = max(self.completion - self.reasoning, 0)
