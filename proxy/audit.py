@@ -30,7 +30,13 @@ class DecisionLog:
         self._max_accounts = max_accounts
         self._log = logging.getLogger("sluice.audit")
 
-    def note(self, account: str, request_id: str, ts: float, decision: Decision) -> None:
+    def note(
+        self, account: str, request_id: str, ts: float, decision: Decision, actions: list[str] | None = None
+    ) -> None:
+        """Count a decision; log and keep it unless it is a plain allow.
+
+        ``actions``: the shaping actions applied to the request or set for its answer.
+        """
         entry = self._accounts.get(account)
         if entry is None:
             entry = self._accounts[account] = AccountDecisions()
@@ -46,6 +52,8 @@ class DecisionLog:
             entry.first_flag = entry.requests - 1
         record = decision.record(entry.requests - 1, ts, account)
         record["request_id"] = request_id
+        if actions:
+            record["actions"] = actions
         entry.recent.append(record)
         self._log.info("decision", extra=record)
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 
 from proxy.accounts import hash_key
+from proxy.shaping.actions import Hardening, RequestClamps, ResponseTransforms, ShapingActions
 
 FailurePolicy = Literal["open", "closed"]
 
@@ -145,6 +146,34 @@ class DetectionConfig:
     half_life_s: float = 3 * 3600.0  # behaviour windows
     risk_half_life_s: float = 3600.0  # a flag fades this fast once the behaviour stops
     delay_s: float = 2.0  # tarpit before forwarding, jittered +-50%
+    # The output-fingerprint secret, read from the environment variable named by
+    # detection.fingerprint_key_env; None: no level can fingerprint.
+    fingerprint_key: bytes | None = field(default=None, repr=False)
+
+
+# What the shaped levels do by default (tiers.<t>.shaping.<level> overrides field by field).
+# Quiet degradation: less useful for training, still a valid answer for a legitimate client.
+DEFAULT_SHAPING: Mapping[str, ShapingActions] = {
+    "delay": ShapingActions(hide_ratelimit_headers=True),
+    "perturb": ShapingActions(
+        request=RequestClamps(max_n=1, max_top_logprobs=5, drop_logit_bias=True),
+        response=ResponseTransforms(logprobs="round", remove_reasoning=True),
+        hide_ratelimit_headers=True,
+    ),
+}
+SHAPED_LEVELS = tuple(DEFAULT_SHAPING)  # throttle and block refuse the request: nothing to shape
+
+
+@dataclass(frozen=True, slots=True)
+class Shaping:
+    """A tier's shaped levels: what delay and perturb do to the request and its answer."""
+
+    delay: ShapingActions = DEFAULT_SHAPING["delay"]
+    perturb: ShapingActions = DEFAULT_SHAPING["perturb"]
+
+    def level(self, action: str) -> ShapingActions | None:
+        """The actions of an enforced policy action; None for allow, throttle and block."""
+        return self.delay if action == "delay" else self.perturb if action == "perturb" else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +183,8 @@ class Tier:
     weights: TokenWeights = field(default_factory=TokenWeights)
     store_failure: FailurePolicy | None = None  # None: the store's policy
     detection: TierDetection = field(default_factory=TierDetection)
+    hardening: Hardening = field(default_factory=Hardening)
+    shaping: Shaping = field(default_factory=Shaping)
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,6 +500,88 @@ def _tier_detection(s: _Section) -> TierDetection:
     return TierDetection(weights=weights, levels=levels)
 
 
+def _nullable_int(s: _Section, key: str, base: int | None, *, minimum: int) -> int | None:
+    """Absent: ``base``; null: None (no limit); else an integer >= minimum."""
+    if key not in s.data:
+        s.raw(key)
+        return base
+    if s.raw(key) is None:
+        return None
+    return int(s.int(key, base, minimum=minimum, nullable=True))
+
+
+def _hardening(s: _Section) -> Hardening:
+    d = Hardening()
+    result = Hardening(
+        max_top_logprobs=s.int("max_top_logprobs", d.max_top_logprobs),
+        max_n=s.int("max_n", d.max_n, minimum=1),
+        max_logit_bias_entries=s.int("max_logit_bias_entries", d.max_logit_bias_entries),
+        max_logit_bias=s.float("max_logit_bias", d.max_logit_bias),
+        neutralise_sweeps=s.bool("neutralise_sweeps", d.neutralise_sweeps),
+        sweep_min_distinct=s.int("sweep_min_distinct", d.sweep_min_distinct, minimum=1),
+        sweep_distinct_share=s.float("sweep_distinct_share", d.sweep_distinct_share),
+        sweep_drop=s.choice("sweep_drop", d.sweep_drop, ("logit_bias", "logprobs")),
+    )
+    if result.sweep_distinct_share > 1.0:
+        share = result.sweep_distinct_share
+        raise ConfigError(s._at("sweep_distinct_share"), f"must be a share between 0 and 1, got {share}")
+    s.done()
+    return result
+
+
+def _level_shaping(s: _Section, base: ShapingActions, fingerprint_key: bool) -> ShapingActions:
+    r = s.section("request")
+    b = base.request
+    floor = b.temperature_floor
+    if "temperature_floor" in r.data:
+        floor = None if r.raw("temperature_floor") is None else r.float("temperature_floor", 0.0)
+    request = RequestClamps(
+        max_n=_nullable_int(r, "max_n", b.max_n, minimum=1),
+        max_tokens=_nullable_int(r, "max_tokens", b.max_tokens, minimum=1),
+        max_top_logprobs=_nullable_int(r, "max_top_logprobs", b.max_top_logprobs, minimum=0),
+        drop_logit_bias=r.bool("drop_logit_bias", b.drop_logit_bias),
+        drop_logprobs=r.bool("drop_logprobs", b.drop_logprobs),
+        temperature_floor=floor,
+    )
+    r.done()
+    o = s.section("response")
+    c = base.response
+    response = ResponseTransforms(
+        logprobs=o.choice("logprobs", c.logprobs, ("keep", "strip", "round", "noise")),
+        round_decimals=o.int("round_decimals", c.round_decimals),
+        noise_scale=o.float("noise_scale", c.noise_scale),
+        remove_reasoning=o.bool("remove_reasoning", c.remove_reasoning),
+        truncate_tokens=_nullable_int(o, "truncate_tokens", c.truncate_tokens, minimum=1),
+    )
+    o.done()
+    fingerprint = s.bool("fingerprint", base.fingerprint)
+    if fingerprint and not fingerprint_key:
+        raise ConfigError(s._at("fingerprint"), "needs the secret: set detection.fingerprint_key_env")
+    result = ShapingActions(
+        request=request,
+        response=response,
+        fingerprint=fingerprint,
+        hide_ratelimit_headers=s.bool("hide_ratelimit_headers", base.hide_ratelimit_headers),
+    )
+    s.done()
+    return result
+
+
+def _shaping(s: _Section, fingerprint_key: bool) -> Shaping:
+    levels: dict[str, ShapingActions] = {}
+    for name in SHAPED_LEVELS:
+        base = DEFAULT_SHAPING[name]
+        if name == "perturb":
+            base = replace(base, fingerprint=fingerprint_key)  # on by default once a secret exists
+        levels[name] = _level_shaping(s.section(name), base, fingerprint_key)
+    for name in ("throttle", "block"):
+        if name in s.data:
+            raise ConfigError(s._at(name), f"{name} refuses the request ({'429' if name == 'throttle' else '403'}): "
+                              "there is nothing to shape; shaping applies to delay and perturb")
+    s.done()
+    return Shaping(**levels)
+
+
 def _detection(s: _Section) -> DetectionConfig:
     allow = s.raw("allowlist") or []
     if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
@@ -481,12 +594,23 @@ def _detection(s: _Section) -> DetectionConfig:
         half_life_s=s.float("half_life_s", 3 * 3600.0, exclusive=True),
         risk_half_life_s=s.float("risk_half_life_s", 3600.0, exclusive=True),
         delay_s=s.float("delay_s", 2.0),
+        fingerprint_key=_secret(s, "fingerprint_key_env"),
     )
     s.done()
     return result
 
 
-def _tiers(s: _Section) -> dict[str, Tier]:
+def _secret(s: _Section, key: str) -> bytes | None:
+    name = s.str(key, None)
+    if name is None:
+        return None
+    value = os.environ.get(name)
+    if not value:
+        raise ConfigError(s._at(key), f"environment variable {name} is not set")
+    return value.encode()
+
+
+def _tiers(s: _Section, fingerprint_key: bool = False) -> dict[str, Tier]:
     tiers: dict[str, Tier] = {}
     for name in s.data:
         t = s.section(str(name))
@@ -496,6 +620,8 @@ def _tiers(s: _Section) -> dict[str, Tier]:
             weights=_weights(t.section("weights")),
             store_failure=t.choice("store_failure", None, ("open", "closed")),
             detection=_tier_detection(t.section("detection")),
+            hardening=_hardening(t.section("hardening")),
+            shaping=_shaping(t.section("shaping"), fingerprint_key),
         )
         t.done()
     return tiers
@@ -555,7 +681,11 @@ def _accounts(s: _Section) -> dict[str, AccountOverride]:
 def parse_config(data: Any, source: str | None = None) -> Config:
     """Validate a parsed YAML document into a Config, or raise ConfigError."""
     root = _Section(data, "")
-    tiers = _tiers(root.section("tiers")) or {"default": Tier("default")}
+    detection = _detection(root.section("detection"))
+    has_key = detection.fingerprint_key is not None
+    tiers = _tiers(root.section("tiers"), has_key)
+    if not tiers:
+        tiers = {"default": Tier("default", shaping=_shaping(_Section({}, "tiers.default.shaping"), has_key))}
     default_tier = root.str("default_tier", "default" if "default" in tiers else next(iter(tiers)))
     if default_tier not in tiers:
         raise ConfigError("default_tier", f"names no tier in tiers ({', '.join(tiers)})")
@@ -569,7 +699,7 @@ def parse_config(data: Any, source: str | None = None) -> Config:
         tiers=tiers,
         default_tier=default_tier,
         accounts=_accounts(root.section("accounts")),
-        detection=_detection(root.section("detection")),
+        detection=detection,
         source=source,
     )
     root.done()

@@ -35,6 +35,27 @@ from proxy.limits import QUOTAS, Admission, ratelimit_headers
 from proxy.metrics import Metrics
 from proxy.policy import BLOCK, DELAY, THROTTLE, Decision
 from proxy.request import CHAT, COMPLETIONS, MODELS, POST_ROUTES, RESPONSES, RequestFeatures, parse_body
+from proxy.shaping import (
+    ShapeContext,
+    ShapingActions,
+    StreamShaper,
+    check_request,
+    neutralise_sweep,
+    noise_seed,
+    shape_json,
+    shape_request,
+    structured_output,
+    wants_logprobs,
+)
+from proxy.shaping.actions import (
+    FINGERPRINT,
+    HIDE_RATELIMIT_HEADERS,
+    NOISE_LOGPROBS,
+    REMOVE_REASONING,
+    ROUND_LOGPROBS,
+    STRIP_LOGPROBS,
+    TRUNCATE,
+)
 from proxy.sse import StreamTap
 from proxy.store import build_store
 from proxy.store.base import Store, StoreUnavailable
@@ -71,6 +92,10 @@ class Exchange:
     usage: Usage | None = None
     chunks: int = 0
     started: float = field(default_factory=time.monotonic)
+    # A shaped level (delay / perturb): its response transforms, None when the answer passes untouched.
+    shaping: ShapingActions | None = None
+    shape_ctx: ShapeContext | None = None
+    hide_ratelimit_headers: bool = False
 
     def settle_time(self) -> float:
         """Settlement's clock follows admission's: the wall clock moved on by what elapsed since."""
@@ -172,6 +197,9 @@ class Sluice:
         self._runners: list[web.AppRunner] = []
         self.stopping = asyncio.Event()
         self.decisions = DecisionLog()
+        # Keys the logprob noise when no fingerprint secret is configured (repeats stay identical
+        # within this process; configure detection.fingerprint_key_env to keep them across restarts).
+        self._noise_secret = os.urandom(32)
 
     # ---- lifecycle -------------------------------------------------------
 
@@ -292,7 +320,11 @@ class Sluice:
         raw = await self.read_body(request)
         body, features = parse_body(route, raw)
         config = self.config
-        rewritten = self.apply_caps(body, features, config.limits_for(account.id, config.tier(account.tier)))
+        tier = config.tier(account.tier)
+        refused = check_request(features, tier.hardening)  # before admission: a refusal costs no budget
+        if refused is not None:
+            raise refused.error()
+        rewritten = self.apply_caps(body, features, config.limits_for(account.id, tier))
         ip = client_ip(request, config.server.trusted_proxies)
         p = plan(config, account.id, account.tier, features, ip, request.headers.get("User-Agent", ""))
         request_id = f"{self._id_prefix}{next(self._ids)}"
@@ -301,8 +333,18 @@ class Sluice:
         if not admission.allowed:
             return self.refusal(admission, p.tier)
         decision, assessment = judge(config, p, account.id, admission)
-        self.decisions.note(account.id, request_id, now, decision)
         exchange = Exchange(account, p, admission, decision, features, now)
+        actions: list[str] = []  # request rewrites first, then what is set for the answer
+        window = admission.window
+        if window is not None and features.logit_bias:
+            actions += neutralise_sweep(body, features, window.biased, window.distinct_bias, p.tier.hardening)
+        level = p.tier.shaping.level(decision.enforced_action)
+        if level is not None:
+            actions += shape_request(body, features, level)
+        rewritten = rewritten or bool(actions)
+        if level is not None:
+            actions += self.prepare_shaping(exchange, body, level)
+        self.decisions.note(account.id, request_id, now, decision, actions)
         try:
             if decision.cause == "extraction":
                 action = decision.enforced_action
@@ -317,6 +359,35 @@ class Sluice:
             return await self.forward(request, route, "POST", data, headers, exchange)
         finally:
             self.spawn(self.settle(exchange))
+
+    def prepare_shaping(self, exchange: Exchange, body: dict[str, Any], level: ShapingActions) -> list[str]:
+        """Set the exchange up for a shaped level's response side; returns the actions set for the answer."""
+        f = exchange.features
+        set_for_answer: list[str] = []
+        if level.hide_ratelimit_headers:
+            exchange.hide_ratelimit_headers = True
+            set_for_answer.append(HIDE_RATELIMIT_HEADERS)
+        if not level.shapes_response or not route_generates(f.route):
+            return set_for_answer
+        key = self.config.detection.fingerprint_key
+        structured = structured_output(body)
+        mode = level.logprob_mode
+        exchange.shaping = level
+        exchange.shape_ctx = ShapeContext(
+            account=exchange.account.id,
+            noise_seed=noise_seed(key or self._noise_secret, exchange.account.id, f) if mode == "noise" else b"",
+            fingerprint_key=key,
+            structured=structured,
+        )
+        if mode != "keep" and wants_logprobs(f):
+            set_for_answer.append({"strip": STRIP_LOGPROBS, "round": ROUND_LOGPROBS}.get(mode, NOISE_LOGPROBS))
+        if level.response.remove_reasoning:
+            set_for_answer.append(REMOVE_REASONING)
+        if level.response.truncate_tokens is not None:
+            set_for_answer.append(TRUNCATE)
+        if level.fingerprint and key is not None and not structured:
+            set_for_answer.append(FINGERPRINT)
+        return set_for_answer
 
     def policy_refusal(self, action: str) -> web.Response:
         if action == BLOCK:
@@ -430,7 +501,9 @@ class Sluice:
         if exchange is not None:
             exchange.responded = True
             exchange.upstream_status = upstream.status
-        extra = ratelimit_headers(exchange.admission) if exchange is not None else {}
+        extra = {}
+        if exchange is not None and not exchange.hide_ratelimit_headers:
+            extra = ratelimit_headers(exchange.admission)
         try:
             if upstream.content_type == "text/event-stream":
                 return await self.relay_stream(request, upstream, exchange, extra, deadline)
@@ -450,13 +523,20 @@ class Sluice:
         except aiohttp.ClientError:
             self.metrics.upstream_errors.labels("disconnect").inc()
             return error_response(502, "The upstream closed the connection mid-answer", "upstream_disconnected")
-        if exchange is not None and upstream.content_type == "application/json" and b'"usage"' in body:
+        shaping = exchange.shaping if exchange is not None and upstream.status == 200 else None
+        if exchange is not None and upstream.content_type == "application/json" and (
+            shaping is not None or b'"usage"' in body
+        ):
             try:
                 parsed = orjson.loads(body)
             except orjson.JSONDecodeError:
                 parsed = None
             if isinstance(parsed, dict):
-                exchange.usage = parse_usage(parsed.get("usage"))
+                exchange.usage = parse_usage(parsed.get("usage"))  # what the upstream generated, before shaping
+                ctx = exchange.shape_ctx
+                route = exchange.features.route
+                if shaping is not None and ctx is not None and shape_json(parsed, route, shaping, ctx):
+                    body = orjson.dumps(parsed)
         headers = response_headers(upstream.headers)
         headers.update(extra)
         return web.Response(status=upstream.status, body=body, headers=headers)
@@ -474,7 +554,10 @@ class Sluice:
         headers.update(extra)
         response = web.StreamResponse(status=upstream.status, headers=headers)
         await response.prepare(request)
-        tap = StreamTap(drop_usage_chunk=exchange is not None and not exchange.features.include_usage)
+        shaper = None
+        if exchange is not None and upstream.status == 200 and exchange.shaping and exchange.shape_ctx:
+            shaper = StreamShaper(exchange.features.route, exchange.shaping, exchange.shape_ctx)
+        tap = StreamTap(drop_usage_chunk=exchange is not None and not exchange.features.include_usage, shaper=shaper)
         if exchange is not None:
             exchange.streamed = True
         loop = asyncio.get_running_loop()

@@ -5,6 +5,11 @@ with half an event, so this adds no latency a client could notice), reads the
 usage the upstream reports, counts generated chunks so an aborted or usage-less
 stream can still be charged, and drops the usage-only chunk that Sluice asked
 for on the client's behalf when the client did not.
+
+With a ``StreamShaper`` (a shaped policy level), each event is rewritten after
+the tap has read it: usage and the chunk count come from what the upstream
+generated, the client gets the shaped events. Without one, events pass through
+byte for byte.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from proxy.shaping import StreamShaper, encode_event
 from proxy.usage import Usage, parse_usage
 
 _DELTA_FIELDS = ("content", "reasoning_content", "reasoning", "tool_calls", "refusal")
@@ -49,14 +55,16 @@ def _generated(obj: dict[str, Any]) -> int:
 
 
 class StreamTap:
-    __slots__ = ("_buffer", "usage", "chunks", "done", "drop_usage_chunk")
+    __slots__ = ("_buffer", "usage", "chunks", "done", "drop_usage_chunk", "shaper", "_shaped")
 
-    def __init__(self, drop_usage_chunk: bool) -> None:
+    def __init__(self, drop_usage_chunk: bool, shaper: StreamShaper | None = None) -> None:
         self._buffer = bytearray()
         self.usage: Usage | None = None
         self.chunks = 0
         self.done = False
         self.drop_usage_chunk = drop_usage_chunk
+        self.shaper = shaper
+        self._shaped: bytes | None = None  # what _keep decided to send instead of the event
 
     def feed(self, data: bytes) -> bytes:
         """Take bytes from the upstream; return the whole events to forward."""
@@ -70,6 +78,9 @@ class StreamTap:
                 break
             if self._keep(bytes(buf[start:end])):
                 out += buf[start:nxt]
+            elif self._shaped is not None:
+                out += self._shaped
+                self._shaped = None
             start = nxt
         if start:
             del buf[:start]
@@ -79,9 +90,25 @@ class StreamTap:
         """What is left when the upstream ends: an unterminated last event."""
         rest = bytes(self._buffer)
         self._buffer.clear()
-        if rest.strip() and self._keep(rest.strip()):
-            return rest
-        return b""
+        out = b""
+        if rest.strip():
+            if self._keep(rest.strip()):
+                out = rest
+            elif self._shaped is not None:
+                out, self._shaped = self._shaped, None
+        if self.shaper is not None:
+            out += self._finish()  # a stream that ended without [DONE]: release held-back text
+        return out
+
+    def _finish(self) -> bytes:
+        assert self.shaper is not None
+        return b"".join(_encode(e, self.shaper.route) for e in self.shaper.finish())
+
+    def _shape(self, obj: dict[str, Any]) -> bool:
+        """Replace the event by the shaper's rewrite of it (in ``_shaped``); False: do not send it as is."""
+        assert self.shaper is not None
+        self._shaped = b"".join(_encode(e, self.shaper.route) for e in self.shaper.feed_event(obj))
+        return False
 
     def _keep(self, event: bytes) -> bool:
         for line in event.splitlines():
@@ -90,6 +117,11 @@ class StreamTap:
             payload = line[5:].strip()
             if payload == b"[DONE]":
                 self.done = True
+                if self.shaper is not None:
+                    held = self._finish()
+                    if held:
+                        self._shaped = held + event + b"\n\n"
+                        return False
                 return True
             try:
                 obj = orjson.loads(payload)
@@ -109,4 +141,10 @@ class StreamTap:
                 response = obj.get("response")
                 if isinstance(response, dict):
                     self.usage = parse_usage(response.get("usage")) or self.usage
+            if self.shaper is not None:
+                return self._shape(obj)
         return True
+
+
+def _encode(obj: dict[str, Any], route: str) -> bytes:
+    return encode_event(obj, route)

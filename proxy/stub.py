@@ -73,6 +73,31 @@ def _reply(prompt: str, tokens: int) -> list[str]:
     return [_WORDS[(seed + i * 7) % len(_WORDS)] for i in range(tokens)]
 
 
+# Model "stub-prose" answers with this (cycled): fluent text with words the output fingerprint can vary.
+_PROSE_TEXT = (
+    "I don't think the whole approach is wrong. For example, we can use a simple cache in front of the "
+    "database, and it is important to measure first. However, the results are often surprising: the main "
+    "cost isn't where you'd expect it. In practice, you will usually find that two or three queries "
+    "dominate. Note that the data set is small, so it fits in memory. Additionally, the color scheme doesn't "
+    "matter here. That's why we should start toward a better design, e.g. a cache that is checked first."
+)
+PROSE = _PROSE_TEXT.split()
+REASONING = "Let me think this through step by step."  # model "stub-reasoning" sends it as reasoning_content
+
+
+def _logprob_entry(piece: str, i: int, top: int) -> dict[str, Any]:
+    """A chat logprob entry with unround values (so rounding is visible) and ``top`` alternatives."""
+    value = -round(0.123456 + 0.0371 * i, 6)
+    alternatives = [{"token": f"alt{j}", "logprob": round(value - 1.234567 * (j + 1), 6), "bytes": None}
+                    for j in range(top)]
+    return {"token": piece, "logprob": value, "bytes": None, "top_logprobs": alternatives}
+
+
+def _top(body: dict[str, Any]) -> int:
+    top = body.get("top_logprobs")
+    return top if isinstance(top, int) and not isinstance(top, bool) else 0
+
+
 class StubUpstream:
     def __init__(
         self,
@@ -160,8 +185,8 @@ class StubUpstream:
         if failed is not None:
             return failed
         prompt, prompt_tokens, n = self._tokens(body, request.headers.get(LENGTH_HINT))
-        words = _reply(prompt, n)
         model = str(body.get("model", "stub-model"))
+        words = [PROSE[i % len(PROSE)] for i in range(n)] if model == "stub-prose" else _reply(prompt, n)
         kind = "chat.completion" if chat else "text_completion"
         if body.get("stream"):
             return await self._stream(request, body, words, prompt_tokens, model, chat)
@@ -170,10 +195,13 @@ class StubUpstream:
         choice: dict[str, Any] = {"index": 0, "finish_reason": "length" if n < self.reply_tokens else "stop"}
         if chat:
             choice["message"] = {"role": "assistant", "content": text}
+            if model == "stub-reasoning":
+                choice["message"]["reasoning_content"] = REASONING
         else:
             choice["text"] = text
         if body.get("logprobs"):
-            choice["logprobs"] = {"content": [{"token": w, "logprob": -0.5, "top_logprobs": []} for w in words]}
+            pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
+            choice["logprobs"] = {"content": [_logprob_entry(p, i, _top(body)) for i, p in enumerate(pieces)]}
         answer: dict[str, Any] = {
             "id": f"stub-{self.stats.requests}",
             "object": kind,
@@ -205,7 +233,9 @@ class StubUpstream:
             return b"data: " + orjson.dumps({**base, "choices": choices, **extra}) + b"\n\n"
 
         try:
-            return await self._stream_words(request, response, event, words, prompt_tokens, model, chat, include_usage)
+            return await self._stream_words(
+                request, response, event, words, prompt_tokens, model, chat, include_usage, body
+            )
         except (ConnectionResetError, asyncio.CancelledError):
             self.stats.aborted_streams += 1
             raise
@@ -220,10 +250,14 @@ class StubUpstream:
         model: str,
         chat: bool,
         include_usage: bool,
+        body: dict[str, Any],
     ) -> web.StreamResponse:
         hf = model == "stub-hf"
         if chat:
             await response.write(event([{"index": 0, "delta": {"role": "assistant", "content": ""}}]))
+            if model == "stub-reasoning":
+                await response.write(event([{"index": 0, "delta": {"reasoning_content": REASONING}}]))
+        logprobs = chat and bool(body.get("logprobs"))
         sent = 0
         for i, word in enumerate(words):
             if model in ("stub-stall", "stub-reset") and i == 3:
@@ -235,6 +269,8 @@ class StubUpstream:
                 await asyncio.sleep(self.slow_seconds)
             piece = word if i == 0 else " " + word
             choice = {"index": 0, "delta": {"content": piece}} if chat else {"index": 0, "text": piece}
+            if logprobs:
+                choice["logprobs"] = {"content": [_logprob_entry(piece, i, _top(body))]}
             await response.write(event([choice]))
             sent += 1
             self.stats.chunks_sent += 1

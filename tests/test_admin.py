@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from tests.harness import base_config, free_port, running_sluice
+from tests.harness import base_config, refusing_port, running_sluice
 
 CHAT = {"model": "stub-model", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 3}
 ALICE = {"Authorization": "Bearer sk-test-alice"}
@@ -36,7 +36,12 @@ async def test_health_readiness_and_metrics() -> None:
 
 
 async def test_not_ready_when_the_upstream_is_down() -> None:
-    async with running_sluice(configure=lambda _url: base_config(f"http://127.0.0.1:{free_port()}")) as run:
+    with refusing_port() as dead:
+        await _not_ready(dead)
+
+
+async def _not_ready(dead: int) -> None:
+    async with running_sluice(configure=lambda _url: base_config(f"http://127.0.0.1:{dead}")) as run:
         assert (await get(run.admin_url + "/healthz"))[0] == 200
         status, body = await get(run.admin_url + "/readyz")
         assert status == 503 and b'"upstream"' in body

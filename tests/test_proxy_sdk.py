@@ -152,12 +152,15 @@ async def test_unreachable_upstream_is_502_and_slow_upstream_is_504() -> None:
                 model="stub-slow", messages=[{"role": "user", "content": "x"}]
             )
         assert slow.value.status_code == 504 and slow.value.code == "upstream_timeout"
-    from tests.harness import free_port
+    from tests.harness import refusing_port
 
-    async with running_sluice(configure=lambda _url: _dead_upstream_config(free_port())) as run:
-        with pytest.raises(openai.APIStatusError) as dead:
-            await run.client().chat.completions.create(model="stub-model", messages=[{"role": "user", "content": "x"}])
-        assert dead.value.status_code == 502 and dead.value.code == "upstream_unreachable"
+    with refusing_port() as port:
+        async with running_sluice(configure=lambda _url: _dead_upstream_config(port)) as run:
+            with pytest.raises(openai.APIStatusError) as dead:
+                await run.client().chat.completions.create(
+                    model="stub-model", messages=[{"role": "user", "content": "x"}]
+                )
+            assert dead.value.status_code == 502 and dead.value.code == "upstream_unreachable"
 
 
 def _dead_upstream_config(port: int):  # type: ignore[no-untyped-def]
