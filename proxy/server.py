@@ -509,7 +509,10 @@ class Sluice:
                 return await self.relay_stream(request, upstream, exchange, extra, deadline)
             return await self.relay_body(upstream, exchange, extra, deadline)
         finally:
-            upstream.close() if not upstream.content.at_eof() else upstream.release()
+            if upstream.content.at_eof():
+                upstream.release()  # fully read: the connection goes back to the pool
+            else:
+                upstream.close()  # abandoned mid-answer (client gone, timeout): abort the upstream request
 
     async def relay_body(
         self, upstream: aiohttp.ClientResponse, exchange: Exchange | None, extra: dict[str, str], deadline: float
