@@ -58,6 +58,19 @@ class Metrics:
         self.upstream_errors = Counter(
             "sluice_upstream_errors", "Upstream failures, by kind.", ("kind",), registry=r
         )
+        self.extraction_decisions = Counter(
+            "sluice_extraction_decisions",
+            "Requests judged as extraction, by action, strongest signal, and whether only shadowed.",
+            ("action", "signal", "shadow"),
+            registry=r,
+        )
+        self.risk = Histogram(
+            "sluice_risk",
+            "Extraction risk at decision, for every judged request.",
+            buckets=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99),
+            registry=r,
+        )
+        self.delayed = Gauge("sluice_delayed_requests", "Requests sleeping in the tarpit now.", registry=r)
         build = Gauge("sluice_build_info", "Build information.", ("version",), registry=r)
         build.labels(version=__version__).set(1)
 

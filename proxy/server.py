@@ -345,15 +345,23 @@ class Sluice:
         if level is not None:
             actions += self.prepare_shaping(exchange, body, level)
         self.decisions.note(account.id, request_id, now, decision, actions)
+        if assessment is not None:
+            self.metrics.risk.observe(decision.risk)
         try:
             if decision.cause == "extraction":
+                top = assessment.signals[0].name if assessment is not None and assessment.signals else "prior"
+                self.metrics.extraction_decisions.labels(decision.action, top, str(decision.shadow).lower()).inc()
                 action = decision.enforced_action
                 if action in (THROTTLE, BLOCK):
                     exchange.served = False
                     return self.policy_refusal(action)
                 if action == DELAY:
                     # Sleeping here holds no upstream connection: only this coroutine waits.
-                    await asyncio.sleep(config.detection.delay_s * (0.5 + random.random()))
+                    self.metrics.delayed.inc()
+                    try:
+                        await asyncio.sleep(config.detection.delay_s * (0.5 + random.random()))
+                    finally:
+                        self.metrics.delayed.dec()
             headers = self.upstream.request_headers(request.headers, key, ip)
             data = orjson.dumps(body) if rewritten else raw
             return await self.forward(request, route, "POST", data, headers, exchange)

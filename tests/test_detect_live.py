@@ -55,3 +55,24 @@ async def test_an_extraction_account_is_throttled_and_a_batch_account_is_not() -
     assert batch_tally.statuses == {200: 80}
     batch_log = sluice.decisions.get(batch)
     assert batch_log is not None and batch_log.first_flag is None and batch_log.actions == {"allow": 80}
+
+
+async def test_extraction_decisions_are_counted_without_account_labels() -> None:
+    records, tallies = accounts_of(["logprob_harvest"], seed=11, per_account=30)
+    stub = StubUpstream(reply_tokens=8000)
+    upstream = await stub.start()
+    sluice = Sluice(demo_config(upstream, tallies), clock=demo_clock)
+    port, admin = await sluice.start()
+    try:
+        gate = asyncio.Semaphore(4)
+        async with aiohttp.ClientSession() as session:
+            for record in records:
+                await _send(session, f"http://127.0.0.1:{port}", record, tallies[record["account"]], gate)
+            async with session.get(f"http://127.0.0.1:{admin}/metrics") as response:
+                text = await response.text()
+    finally:
+        await sluice.stop()
+        await stub.stop()
+    assert 'sluice_extraction_decisions_total{action="throttle",shadow="false",signal="logit_sweep"}' in text
+    assert "sluice_risk_bucket" in text and "sluice_delayed_requests 0.0" in text
+    assert next(iter(tallies)) not in text
