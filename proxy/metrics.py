@@ -64,6 +64,10 @@ class Metrics:
             ("action", "signal", "shadow"),
             registry=r,
         )
+        # Present at 0 from the start, so the first campaign decision is an increase() alerts can see.
+        for action in ("delay", "perturb", "throttle", "block"):
+            for shadow in ("false", "true"):
+                self.extraction_decisions.labels(action, "campaign", shadow)
         self.risk = Histogram(
             "sluice_risk",
             "Extraction risk at decision, for every judged request.",
