@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 import aiohttp
+import orjson
 from aiohttp import web
 
 from proxy.errors import error_response
@@ -73,7 +74,18 @@ def admin_app(sluice: Sluice) -> web.Application:
         tier = sluice.config.tier(sluice.keys.tier_of(account_id) or sluice.config.default_tier)
         limits = sluice.config.limits_for(account_id, tier)
         usage = await sluice.store.usage(account_id, limits, time.time())
-        return web.json_response({"account": account_id, "tier": tier.name, "usage": usage})
+        seen = sluice.decisions.get(account_id)
+        # This replica's view: the decisions it made for the account, newest last, with their reasons.
+        decisions = None
+        if seen is not None:
+            decisions = {
+                "requests": seen.requests,
+                "first_extraction_flag": seen.first_flag,
+                "actions": seen.actions,
+                "recent": list(seen.recent),
+            }
+        body = {"account": account_id, "tier": tier.name, "usage": usage, "decisions": decisions}
+        return web.Response(body=orjson.dumps(body), content_type="application/json")
 
     app.middlewares.append(guard)
     app.router.add_get("/healthz", healthz)

@@ -77,3 +77,26 @@ async def test_forwarded_for_is_believed_only_from_trusted_proxies() -> None:
                 assert r.status == 200
         seen = {k.lower(): v for k, v in run.stub.stats.last_headers.items()}
         assert seen["x-forwarded-for"] == "203.0.113.9"  # behind a trusted proxy, its hop is believed
+
+
+async def test_admin_account_explains_recent_decisions(monkeypatch: pytest.MonkeyPatch) -> None:
+    import orjson
+
+    monkeypatch.setenv("SLUICE_TEST_ADMIN_TOKEN", "admin-secret")
+    # Every judged request of this tier is perturbed, so each one is a decision worth explaining.
+    levels = {"delay": None, "perturb": 0.0, "throttle": None, "block": None}
+    async with running_sluice(tiers={"default": {"detection": {"levels": levels}}}) as run:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(3):
+                async with session.post(run.base_url + "/v1/chat/completions", json=CHAT, headers=ALICE) as r:
+                    assert r.status == 200
+        status, body = await get(run.admin_url + "/admin/accounts/alice", {"Authorization": "Bearer admin-secret"})
+    assert status == 200
+    view = orjson.loads(body)
+    decisions = view["decisions"]
+    assert decisions["requests"] == 3 and decisions["actions"] == {"perturb": 3}
+    assert decisions["first_extraction_flag"] == 0
+    last = decisions["recent"][-1]
+    assert last["action"] == "perturb" and last["cause"] == "extraction" and last["account"] == "alice"
+    assert set(last) >= {"i", "ts", "risk", "reasons", "request_id"}
+    assert "sk-test-alice" not in body.decode()
