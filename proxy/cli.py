@@ -45,6 +45,7 @@ async def serve(config: Config) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, sluice.reload)
     await stop.wait()
     log.info("draining", extra={"deadline_s": config.server.drain_seconds})
     await sluice.stop()

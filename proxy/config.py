@@ -229,6 +229,7 @@ class ServerConfig:
     max_header_bytes: int = 16 * 1024
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     drain_seconds: float = 30.0
+    reload_poll_s: float = 2.0  # how often the config file is checked for changes; 0 = only on SIGHUP
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,6 +403,7 @@ def _server(s: _Section) -> ServerConfig:
         max_header_bytes=s.int("max_header_bytes", _DEFAULT_SERVERCONFIG.max_header_bytes, minimum=1024),
         trusted_proxies=tuple(networks),
         drain_seconds=s.float("drain_seconds", _DEFAULT_SERVERCONFIG.drain_seconds),
+        reload_poll_s=s.float("reload_poll_s", _DEFAULT_SERVERCONFIG.reload_poll_s),
     )
     s.done()
     return result

@@ -75,6 +75,11 @@ class Metrics:
             registry=r,
         )
         self.delayed = Gauge("sluice_delayed_requests", "Requests sleeping in the tarpit now.", registry=r)
+        self.config_reloads = Counter(
+            "sluice_config_reloads", "Config reloads, by result (applied, rejected).", ("result",), registry=r
+        )
+        for result in ("applied", "rejected"):
+            self.config_reloads.labels(result)
         build = Gauge("sluice_build_info", "Build information.", ("version",), registry=r)
         build.labels(version=__version__).set(1)
 

@@ -34,6 +34,7 @@ from proxy.gate import Plan, judge, outcome, plan
 from proxy.limits import QUOTAS, Admission, ratelimit_headers
 from proxy.metrics import Metrics
 from proxy.policy import BLOCK, DELAY, THROTTLE, Decision
+from proxy.reload import reload_config, watch
 from proxy.request import CHAT, COMPLETIONS, MODELS, POST_ROUTES, RESPONSES, RequestFeatures, parse_body
 from proxy.shaping import (
     ShapeContext,
@@ -195,6 +196,7 @@ class Sluice:
         self._ids = itertools.count(1)
         self._id_prefix = f"{os.getpid():x}-{int(time.time()):x}-"
         self._runners: list[web.AppRunner] = []
+        self._watcher: asyncio.Task[None] | None = None
         self.stopping = asyncio.Event()
         self.decisions = DecisionLog()
         # Keys the logprob noise when no fingerprint secret is configured (repeats stay identical
@@ -233,11 +235,19 @@ class Sluice:
             server = site._server
             assert server is not None and server.sockets  # noqa: S101 - started just above
             ports.append(server.sockets[0].getsockname()[1])
+        if self.config.server.reload_poll_s > 0 and self.config.source:
+            self._watcher = asyncio.get_running_loop().create_task(watch(self, self.config.server.reload_poll_s))
         return ports[0], ports[1]
+
+    def reload(self) -> bool:
+        """Re-read the config file (SIGHUP, the admin API, or the file watcher)."""
+        return reload_config(self)
 
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish (up to drain_seconds), settle, close."""
         self.stopping.set()
+        if self._watcher is not None:
+            self._watcher.cancel()
         for runner in self._runners:
             await runner.cleanup()
         self._runners.clear()
