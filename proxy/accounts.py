@@ -82,6 +82,9 @@ class KeyTable:
     def __len__(self) -> int:
         return len(self._by_digest)
 
+    def account_ids(self) -> set[str]:
+        return {a.id for a in self._by_digest.values()}
+
     def tier_of(self, account_id: str) -> str | None:
         return next((a.tier for a in self._by_digest.values() if a.id == account_id), None)
 

@@ -80,6 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     simulate_module.add_arguments(p)
 
+    p = commands.add_parser("fingerprint", help="output fingerprints: verify whose mark a text carries")
+    from proxy import fingerprint_cli
+
+    fingerprint_cli.add_arguments(p)
+
     p = commands.add_parser("keys", help="API key helpers")
     keys = p.add_subparsers(dest="keys_command", required=True)
     h = keys.add_parser("hash", help="print the keys-file line for a key (read from stdin if omitted)")
@@ -119,6 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     if args.command == "simulate":
         return simulate_module.run(args)
+    if args.command == "fingerprint":
+        try:
+            return fingerprint_cli.run(args)
+        except (ConfigError, KeysFileError) as exc:
+            print(f"config error: {exc}", file=sys.stderr)
+            return 2
     if args.command == "keys":
         key = args.key if args.key is not None else sys.stdin.readline().strip()
         if not key:
