@@ -87,9 +87,34 @@ def admin_app(sluice: Sluice) -> web.Application:
         body = {"account": account_id, "tier": tier.name, "usage": usage, "decisions": decisions}
         return web.Response(body=orjson.dumps(body), content_type="application/json")
 
+    async def riskiest(request: web.Request) -> web.Response:
+        try:
+            top = min(max(int(request.query.get("top", "20")), 1), 1000)
+        except ValueError:
+            return error_response(400, "'top' must be an integer", "invalid_value", "top")
+        rows = [
+            {
+                "account": account,
+                "risk": round(entry.last_risk, 4),
+                "max_risk": round(entry.max_risk, 4),
+                "requests": entry.requests,
+                "first_extraction_flag": entry.first_flag,
+                "last_action": entry.recent[-1]["action"] if entry.recent else "allow",
+            }
+            for account, entry in sluice.decisions.riskiest(top)
+        ]
+        return web.Response(body=orjson.dumps({"accounts": rows}), content_type="application/json")
+
+    async def reload(request: web.Request) -> web.Response:
+        applied = sluice.reload()
+        body = {"applied": applied, "source": sluice.config.source}
+        return web.Response(status=200 if applied else 409, body=orjson.dumps(body), content_type="application/json")
+
     app.middlewares.append(guard)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/admin/accounts", riskiest)
     app.router.add_get("/admin/accounts/{account}", account)
+    app.router.add_post("/admin/reload", reload)
     return app

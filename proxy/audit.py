@@ -8,6 +8,7 @@ memory for the admin API and the demo, with a hard bound on accounts.
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from proxy.policy import ALLOW, Decision
 class AccountDecisions:
     requests: int = 0
     first_flag: int | None = None  # index of the account's first extraction decision (this process)
+    last_risk: float = 0.0
+    max_risk: float = 0.0
     actions: dict[str, int] = field(default_factory=dict)
     recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=32))
 
@@ -46,6 +49,8 @@ class DecisionLog:
             self._accounts.move_to_end(account)
         entry.requests += 1
         entry.actions[decision.action] = entry.actions.get(decision.action, 0) + 1
+        entry.last_risk = decision.risk
+        entry.max_risk = max(entry.max_risk, decision.risk)
         if decision.action == ALLOW and not decision.shadow:
             return
         if decision.cause == "extraction" and entry.first_flag is None:
@@ -59,3 +64,7 @@ class DecisionLog:
 
     def get(self, account: str) -> AccountDecisions | None:
         return self._accounts.get(account)
+
+    def riskiest(self, n: int) -> list[tuple[str, AccountDecisions]]:
+        """The n accounts with the highest current risk, as this replica last judged them."""
+        return heapq.nlargest(n, self._accounts.items(), key=lambda kv: (kv[1].last_risk, kv[1].max_risk))

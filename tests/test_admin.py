@@ -100,3 +100,29 @@ async def test_admin_account_explains_recent_decisions(monkeypatch: pytest.Monke
     assert last["action"] == "perturb" and last["cause"] == "extraction" and last["account"] == "alice"
     assert set(last) >= {"i", "ts", "risk", "reasons", "request_id"}
     assert "sk-test-alice" not in body.decode()
+
+
+async def test_admin_lists_the_riskiest_accounts_and_triggers_reload(monkeypatch: pytest.MonkeyPatch) -> None:
+    import orjson
+
+    monkeypatch.setenv("SLUICE_TEST_ADMIN_TOKEN", "admin-secret")
+    token = {"Authorization": "Bearer admin-secret"}
+    levels = {"delay": None, "perturb": 0.0, "throttle": None, "block": None}
+    async with running_sluice(tiers={"default": {"detection": {"levels": levels}}},
+                              detection={"allowlist": ["bob"]}) as run:
+        async with aiohttp.ClientSession() as session:
+            for key in ("sk-test-alice", "sk-test-bob"):
+                async with session.post(run.base_url + "/v1/chat/completions", json=CHAT,
+                                        headers={"Authorization": f"Bearer {key}"}) as r:
+                    assert r.status == 200
+            status, body = await get(run.admin_url + "/admin/accounts?top=5", token)
+            assert status == 200
+            rows = orjson.loads(body)["accounts"]
+            assert [row["account"] for row in rows] == ["alice", "bob"]
+            assert rows[0]["last_action"] == "perturb" and rows[1]["last_action"] == "allow"
+            assert (await get(run.admin_url + "/admin/accounts?top=x", token))[0] == 400
+            # Reload needs the token too; this config was built in code, so there is no file to re-read.
+            async with session.post(run.admin_url + "/admin/reload") as r:
+                assert r.status == 401
+            async with session.post(run.admin_url + "/admin/reload", headers=token) as r:
+                assert r.status == 409 and orjson.loads(await r.read())["applied"] is False
