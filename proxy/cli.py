@@ -7,7 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from proxy import __version__
 from proxy.accounts import KeyTable, KeysFileError, keys_file_line
@@ -20,6 +20,21 @@ def _load(path: str) -> Config:
     config = load_config(path)
     KeyTable.from_config(config)  # a bad keys file is a config error too
     return config
+
+
+def _config_errors_exit_2(command: Callable[[], int]) -> int:
+    """Run a command that reads a config; a config error is one line naming the field, exit 2."""
+    try:
+        return command()
+    except (ConfigError, KeysFileError) as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _check(path: str) -> int:
+    config = _load(path)
+    print(f"{path}: ok ({len(config.tiers)} tiers, store {config.store.backend})")
+    return 0
 
 
 def _run(coro: object) -> object:
@@ -102,34 +117,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(getattr(args, "log_level", "WARNING") if args.command == "serve" else "WARNING")
 
     if args.command == "check-config":
-        try:
-            config = _load(args.config)
-        except (ConfigError, KeysFileError) as exc:
-            print(f"config error: {exc}", file=sys.stderr)
-            return 2
-        print(f"{args.config}: ok ({len(config.tiers)} tiers, store {config.store.backend})")
-        return 0
+        return _config_errors_exit_2(lambda: _check(args.config))
     if args.command == "serve":
-        try:
-            config = _load(args.config)
-            return int(_run(serve(config)))  # type: ignore[call-overload]
-        except (ConfigError, KeysFileError) as exc:
-            print(f"config error: {exc}", file=sys.stderr)
-            return 2
+        return _config_errors_exit_2(lambda: int(_run(serve(_load(args.config)))))  # type: ignore[call-overload]
     if args.command == "replay":
-        try:
-            return replay_module.run(args)
-        except (ConfigError, KeysFileError) as exc:
-            print(f"config error: {exc}", file=sys.stderr)
-            return 2
+        return _config_errors_exit_2(lambda: replay_module.run(args))
     if args.command == "simulate":
         return simulate_module.run(args)
     if args.command == "fingerprint":
-        try:
-            return fingerprint_cli.run(args)
-        except (ConfigError, KeysFileError) as exc:
-            print(f"config error: {exc}", file=sys.stderr)
-            return 2
+        return _config_errors_exit_2(lambda: fingerprint_cli.run(args))
     if args.command == "keys":
         key = args.key if args.key is not None else sys.stdin.readline().strip()
         if not key:

@@ -51,10 +51,8 @@ from proxy.shaping import (
 from proxy.shaping.actions import (
     FINGERPRINT,
     HIDE_RATELIMIT_HEADERS,
-    NOISE_LOGPROBS,
+    LOGPROB_ACTIONS,
     REMOVE_REASONING,
-    ROUND_LOGPROBS,
-    STRIP_LOGPROBS,
     TRUNCATE,
 )
 from proxy.sse import StreamTap
@@ -398,7 +396,7 @@ class Sluice:
             structured=structured,
         )
         if mode != "keep" and wants_logprobs(f):
-            set_for_answer.append({"strip": STRIP_LOGPROBS, "round": ROUND_LOGPROBS}.get(mode, NOISE_LOGPROBS))
+            set_for_answer.append(LOGPROB_ACTIONS[mode])
         if level.response.remove_reasoning:
             set_for_answer.append(REMOVE_REASONING)
         if level.response.truncate_tokens is not None:

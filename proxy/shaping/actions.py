@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Final, Literal
 
 from proxy.errors import RequestError
@@ -32,6 +33,8 @@ SWEEP_DROP_LOGPROBS: Final = "sweep_drop_logprobs"
 STRIP_LOGPROBS: Final = "strip_logprobs"
 ROUND_LOGPROBS: Final = "round_logprobs"
 NOISE_LOGPROBS: Final = "noise_logprobs"
+# The action name recorded for each logprob mode that changes something.
+LOGPROB_ACTIONS: Final = MappingProxyType({"strip": STRIP_LOGPROBS, "round": ROUND_LOGPROBS, "noise": NOISE_LOGPROBS})
 REMOVE_REASONING: Final = "remove_reasoning"
 TRUNCATE: Final = "truncate"
 FINGERPRINT: Final = "fingerprint"

@@ -8,15 +8,13 @@ body stays a valid instance of the official SDK's models (tests check it with
 
 from __future__ import annotations
 
-from types import MappingProxyType
-from typing import Any, Final
+from typing import Any
 
 from proxy.request import CHAT, COMPLETIONS, RESPONSES
 from proxy.shaping.actions import (
     FINGERPRINT,
-    NOISE_LOGPROBS,
+    LOGPROB_ACTIONS,
     REMOVE_REASONING,
-    ROUND_LOGPROBS,
     STRIP_LOGPROBS,
     TRUNCATE,
     ShapeContext,
@@ -37,7 +35,6 @@ from proxy.shaping.common import (
     token_strings,
 )
 
-_LOGPROB_ACTION: Final = MappingProxyType({"strip": STRIP_LOGPROBS, "round": ROUND_LOGPROBS, "noise": NOISE_LOGPROBS})
 
 
 def shape_json(body: dict[str, Any], route: str, actions: ShapingActions, ctx: ShapeContext) -> list[str]:
@@ -100,7 +97,7 @@ def _chat(body: dict[str, Any], actions: ShapingActions, ctx: ShapeContext, appl
             elif shaper.rewrites:
                 shaper.entries(logprobs.get("content"), 0)
                 shaper.entries(logprobs.get("refusal"), 0)
-                applied.add(_LOGPROB_ACTION[shaper.mode])
+                applied.add(LOGPROB_ACTIONS[shaper.mode])
         if make is not None:
             for key in ("content", *REASONING_TEXT_FIELDS):
                 if isinstance(message.get(key), str) and message[key]:
@@ -145,7 +142,7 @@ def _completions(body: dict[str, Any], actions: ShapingActions, ctx: ShapeContex
                 applied.add(STRIP_LOGPROBS)
             elif shaper.rewrites:
                 shaper.completions(logprobs, 0)
-                applied.add(_LOGPROB_ACTION[shaper.mode])
+                applied.add(LOGPROB_ACTIONS[shaper.mode])
         if make is not None and choice["text"]:
             choice["text"] = mark_text(make, choice["text"])
             applied.add(FINGERPRINT)
@@ -201,7 +198,7 @@ def _responses(body: dict[str, Any], actions: ShapingActions, ctx: ShapeContext,
     body["output"] = kept_items
     has_text = any(isinstance(i, dict) and i.get("type") == "message" and i.get("content") for i in kept_items)
     if shaper.mode != "keep" and has_text and _has_logprobs(kept_items):
-        applied.add(_LOGPROB_ACTION[shaper.mode])
+        applied.add(LOGPROB_ACTIONS[shaper.mode])
     if how.make_marker is not None and has_text:
         applied.add(FINGERPRINT)
 

@@ -26,9 +26,8 @@ import orjson
 from proxy.request import CHAT, COMPLETIONS, RESPONSES
 from proxy.shaping.actions import (
     FINGERPRINT,
-    NOISE_LOGPROBS,
+    LOGPROB_ACTIONS,
     REMOVE_REASONING,
-    ROUND_LOGPROBS,
     STRIP_LOGPROBS,
     TRUNCATE,
     ShapeContext,
@@ -52,7 +51,6 @@ from proxy.shaping.common import (
 )
 from proxy.shaping.fingerprint import TextMarker
 
-_LOGPROB_ACTION: Final = MappingProxyType({"strip": STRIP_LOGPROBS, "round": ROUND_LOGPROBS, "noise": NOISE_LOGPROBS})
 _DELTA_KEYS: Final = ("content", *REASONING_FIELDS, "tool_calls", "function_call", "refusal", "role", "audio")
 
 # /v1/responses text events: type -> (kind of text, the field naming the part's index).
@@ -275,7 +273,7 @@ class StreamShaper:
                     st.lp_pos = self._shaper.entries(logprobs.get("content"), st.lp_pos)
                 else:
                     st.lp_pos = self._shaper.completions(logprobs, st.lp_pos)
-                self.applied.add(_LOGPROB_ACTION[mode])
+                self.applied.add(LOGPROB_ACTIONS[mode])
         if finishing or choice.get("logprobs"):
             return True
         if not chat:
@@ -390,7 +388,7 @@ class StreamShaper:
                 self.applied.add(STRIP_LOGPROBS)
             elif self._shaper.rewrites:
                 part.lp_pos = self._shaper.entries(obj["logprobs"], part.lp_pos)
-                self.applied.add(_LOGPROB_ACTION[self._shaper.mode])
+                self.applied.add(LOGPROB_ACTIONS[self._shaper.mode])
         if part.marker is not None:
             obj["delta"] = part.marker.feed(delta)
             self.applied.add(FINGERPRINT)
