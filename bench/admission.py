@@ -17,21 +17,16 @@ import argparse
 import asyncio
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
 import time
 
+from ports import free_port  # bench/ports.py (this folder is on sys.path)
+
 from proxy.config import Limits, StoreConfig
 from proxy.detect import COT, FLAVORED, Observation, Outcome
 from proxy.store.redis import RedisStore
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -15,35 +15,21 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from ports import free_port, wait_port  # bench/ports.py (this folder is on sys.path)
 
 HERE = Path(__file__).resolve().parent
 KEYS = [f"sk-bench-{i}" for i in range(16)]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def pinned(cpu: int, argv: list[str]) -> list[str]:
     return (["taskset", "-c", str(cpu)] if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1 else []) + argv
 
-
-def wait_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise SystemExit(f"nothing listening on {port}")
 
 
 def wrk(url: str, connections: int, seconds: float, stream: bool = False) -> dict[str, float]:

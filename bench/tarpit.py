@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,12 +21,7 @@ import time
 from pathlib import Path
 
 import aiohttp
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from ports import free_port, wait_port  # bench/ports.py (this folder is on sys.path)
 
 
 def rss_mb(pid: int) -> float:
@@ -36,15 +30,6 @@ def rss_mb(pid: int) -> float:
             return int(line.split()[1]) / 1024
     return float("nan")
 
-
-def wait_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise SystemExit(f"nothing listening on {port}")
 
 
 async def drive(port: int, clients: int, pid: int, delay: float) -> None:
