@@ -2,6 +2,7 @@
 
     python bench/fingerprint.py                     # 100 accounts, 1,000 marked and 2,000 unmarked per corpus
     python bench/fingerprint.py --accounts 200 --unmarked 3000
+    python bench/fingerprint.py --null-keys 4       # unmarked texts also under 4 more secrets: 5x the null draws
 
 Samples are ~300 tokens (proxy/tokens.py's estimate), cut at paragraph or sentence ends, from:
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import math
 import random
 import re
@@ -115,7 +117,10 @@ def bits(text: str) -> float:
     return sum(math.log2(s.k) for s in distinct_slots(scan(text)))
 
 
-def run(name: str, samples: list[str], accounts: list[str], key: bytes, marked: int, unmarked: int) -> dict[str, float]:
+def run(
+    name: str, samples: list[str], accounts: list[str], key: bytes, marked: int, unmarked: int,
+    null_keys: tuple[bytes, ...] = (),
+) -> dict[str, float]:
     akeys = {a: account_key(key, a) for a in accounts}
     right = wrong = right_norm = 0
     words = changed = marks = 0
@@ -142,9 +147,12 @@ def run(name: str, samples: list[str], accounts: list[str], key: bytes, marked: 
             sample_bits.append(bits(text))
     false = 0
     clean = samples[:unmarked]
-    for text in clean:
-        false += attribute(verify(text, key, accounts)) is not None
-    clean = clean or [""]
+    # The unmarked texts are tested under the secret and, with --null-keys, under more secrets:
+    # each (text, secret) is one more independent draw of the null (the picks are keyed).
+    for secret in (key, *null_keys):
+        for text in clean:
+            false += attribute(verify(text, secret, accounts)) is not None
+    clean = (clean * (1 + len(null_keys))) or [""]
     tokens = statistics.median(estimate_tokens(s) for s in samples[: min(len(samples), 500)])
     return {
         "samples": len(samples),
@@ -170,9 +178,14 @@ def main() -> int:
     parser.add_argument("--unmarked", type=int, default=2000)
     parser.add_argument("--tokens", type=int, default=TARGET_TOKENS)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--null-keys", type=int, default=0, help="also test the unmarked texts under N more secrets (more null draws)"
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     key = rng.randbytes(32)
+    # Derived, so the corpora drawn from rng below are the same whatever --null-keys is.
+    null_keys = tuple(hashlib.blake2b(key + bytes([i]), digest_size=32).digest() for i in range(args.null_keys))
     accounts = [f"acct-{i:04d}" for i in range(args.accounts)]
     corpora: dict[str, Callable[[], list[str]]] = {
         "assistant-style (tuned on)": lambda: assistant_style(rng, max(args.unmarked, args.marked), args.tokens),
@@ -191,7 +204,7 @@ def main() -> int:
     print("-" * len(header))
     for name, build in corpora.items():
         samples = build()
-        r = run(name, samples, accounts, key, args.marked, args.unmarked)
+        r = run(name, samples, accounts, key, args.marked, args.unmarked, null_keys)
         false = f"{r['false_n']}/{r['unmarked']} ({r['false']:.2%})"
         print(
             f"{name:<28} {r['samples']:>7} {r['tokens']:>6.0f} {r['bits']:>8.1f} {r['right']:>7.1%} {r['wrong']:>6.1%} "

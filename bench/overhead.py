@@ -13,41 +13,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from ports import free_port, wait_port  # bench/ports.py (this folder is on sys.path)
+from load import pinned, wrk  # bench/load.py (this folder is on sys.path)
+from ports import free_port, wait_port
 
 HERE = Path(__file__).resolve().parent
 KEYS = [f"sk-bench-{i}" for i in range(16)]
-
-
-
-def pinned(cpu: int, argv: list[str]) -> list[str]:
-    return (["taskset", "-c", str(cpu)] if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1 else []) + argv
-
-
-
-def wrk(url: str, connections: int, seconds: float, stream: bool = False) -> dict[str, float]:
-    env = {**os.environ, "SLUICE_BENCH_KEYS": ",".join(KEYS), "SLUICE_BENCH_STREAM": "1" if stream else "0"}
-    out = subprocess.run(
-        pinned(1, ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "-s", str(HERE / "post.lua"), url]),
-        capture_output=True, text=True, env=env, timeout=seconds + 30, check=True,
-    ).stdout
-
-    def latency(label: str) -> float:
-        m = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        if not m:
-            return float("nan")
-        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
-
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50": latency("50%"), "p99": latency("99%"), "non2xx": float(errors.group(1)) if errors else 0.0}
 
 
 LIMITS_ON = "{requests_per_minute: 100000000, tokens_per_minute: 100000000000, tokens_per_day: 1000000000000, concurrency: 100000}"
@@ -100,13 +76,13 @@ def main() -> int:
                                                      "--log-level", "WARNING"])))
             wait_port(port)
             targets[name] = f"http://127.0.0.1:{port}/v1/chat/completions"
-            wrk(targets[name], 8, 1)  # warm up
+            wrk(targets[name], 8, 1, keys=KEYS)  # warm up
         results: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
         lat: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
         for _ in range(args.repeats):
             for name, url in targets.items():  # A B C D A B C D: drift hits all alike
-                results[name].append(wrk(url, 64, args.seconds))
-                lat[name].append(wrk(url, 1, args.seconds))
+                results[name].append(wrk(url, 64, args.seconds, keys=KEYS))
+                lat[name].append(wrk(url, 1, args.seconds, keys=KEYS))
         print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, best of {args.repeats}x{args.seconds:.0f}s per cell; "
               "Sluice pinned to CPU 0, stub and wrk to CPU 1 (both proxies idle but one at a time)")
         print(f"{'target':<26} {'req/s c=64':>11} {'p99 c=64 ms':>12} {'p50 c=1 ms':>11} {'p99 c=1 ms':>11} {'added p50':>10} {'non-2xx':>8}")

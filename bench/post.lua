@@ -13,3 +13,8 @@ request = function()
   wrk.headers["Authorization"] = "Bearer " .. keys[(i % #keys) + 1]
   return wrk.format()
 end
+-- The nginx stub (bench/compare.py) cannot read the body: tell it by header which answer to send.
+if stream then wrk.headers["X-Bench-Stream"] = "1" end
+-- Open-loop-ish pacing (bench/compare.py's half-load cells): each connection waits this long between requests.
+local pace = tonumber(os.getenv("SLUICE_BENCH_DELAY_MS") or "0")
+if pace > 0 then delay = function() return pace end end

@@ -25,6 +25,12 @@ class AccountDecisions:
     max_risk: float = 0.0
     actions: dict[str, int] = field(default_factory=dict)
     recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=32))
+    # (ts, risk) whenever the risk moved by SERIES_STEP or more: the inspector's risk-over-time
+    # line. An account whose risk stays flat (most of them, at 0) keeps a single point.
+    series: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=64))
+
+
+SERIES_STEP = 0.01
 
 
 class DecisionLog:
@@ -51,6 +57,8 @@ class DecisionLog:
         entry.actions[decision.action] = entry.actions.get(decision.action, 0) + 1
         entry.last_risk = decision.risk
         entry.max_risk = max(entry.max_risk, decision.risk)
+        if not entry.series or abs(decision.risk - entry.series[-1][1]) >= SERIES_STEP:
+            entry.series.append((ts, decision.risk))
         if decision.action == ALLOW and not decision.shadow:
             return
         if decision.cause == "extraction" and entry.first_flag is None:
@@ -64,6 +72,13 @@ class DecisionLog:
 
     def get(self, account: str) -> AccountDecisions | None:
         return self._accounts.get(account)
+
+    def cleared(self, account: str, ts: float) -> None:
+        """An operator cleared the account's risk (unblock, reset): this replica's view follows."""
+        entry = self._accounts.get(account)
+        if entry is not None:
+            entry.last_risk = 0.0
+            entry.series.append((ts, 0.0))
 
     def riskiest(self, n: int) -> list[tuple[str, AccountDecisions]]:
         """The n accounts with the highest current risk, as this replica last judged them."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 
@@ -46,11 +48,11 @@ def _run(coro: object) -> object:
         return asyncio.run(coro)  # type: ignore[arg-type]
 
 
-async def serve(config: Config) -> int:
+async def serve(config: Config, reuse_port: bool = False) -> int:
     from proxy.server import Sluice
 
     sluice = Sluice(config)
-    proxy_port, admin_port = await sluice.start()
+    proxy_port, admin_port = await sluice.start(reuse_port=reuse_port)
     log.info(
         "sluice listening",
         extra={"proxy": f"{config.listen.host}:{proxy_port}", "admin": f"{config.admin.host}:{admin_port}",
@@ -68,6 +70,67 @@ async def serve(config: Config) -> int:
     return 0
 
 
+def _die_with_parent() -> None:
+    """In a worker, before exec: SIGTERM (a drain) when the parent dies, even by SIGKILL (Linux only)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux: the parent's signal forwarding remains
+        pass
+
+
+def serve_workers(path: str, workers: int, log_level: str) -> int:
+    """``serve --workers N``: N ``serve`` processes sharing the ports (SO_REUSEPORT), this one their parent.
+
+    The kernel spreads new connections over the workers. The parent validates the
+    config first (exit 2 naming the field), forwards SIGTERM, SIGINT and SIGHUP to
+    every worker, and exits when they have: 0 if all exited 0. A worker that dies
+    on its own takes the others down, so the orchestrator restarts the pod whole.
+    """
+    config = _load(path)
+    if config.store.backend == "memory":
+        # Each process would keep its own counters: every limit enforced N times over.
+        raise ConfigError("store.backend", f"--workers {workers} needs the redis store: memory budgets are per process")
+    for section, listen in (("listen", config.listen), ("admin", config.admin)):
+        if listen.port == 0:
+            raise ConfigError(f"{section}.port", f"--workers {workers} needs a fixed port, not 0")
+    argv = [sys.executable, "-m", "proxy", "serve", "--config", path, "--log-level", log_level, "--reuse-port"]
+    procs: list[subprocess.Popen[bytes]] = []
+    stopping = False
+
+    def forward(signum: int, frame: object) -> None:
+        nonlocal stopping
+        if signum != signal.SIGHUP:
+            stopping = True
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, forward)  # before the first worker exists: no signal falls between
+    for _ in range(workers):
+        if not stopping:
+            procs.append(subprocess.Popen(argv, preexec_fn=_die_with_parent))  # noqa: S603 - our own argv
+    log.info("sluice workers started", extra={"workers": workers, "pids": [p.pid for p in procs]})
+    code = 0
+    running = list(procs)
+    while running:
+        pid, status = os.wait()
+        proc = next((p for p in running if p.pid == pid), None)
+        if proc is None:
+            continue
+        running.remove(proc)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            code = code or (proc.returncode if proc.returncode > 0 else 1)
+        if not stopping:
+            log.error("a worker exited on its own; stopping the others", extra={"pid": pid, "code": proc.returncode})
+            forward(signal.SIGTERM, None)
+            code = code or 1
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from proxy.logs import setup_logging
 
@@ -78,6 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = commands.add_parser("serve", help="run the proxy and its admin listener")
     p.add_argument("--config", required=True, help="YAML config file")
     p.add_argument("--log-level", default="INFO")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes sharing the ports (SO_REUSEPORT); needs the redis store and fixed ports")
+    p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # set by --workers for its children
 
     p = commands.add_parser("check-config", help="validate a config file and exit")
     p.add_argument("config")
@@ -119,7 +185,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check-config":
         return _config_errors_exit_2(lambda: _check(args.config))
     if args.command == "serve":
-        return _config_errors_exit_2(lambda: int(_run(serve(_load(args.config)))))  # type: ignore[call-overload]
+        if args.workers < 1:
+            parser.error("--workers must be at least 1")
+        if args.workers > 1:
+            return _config_errors_exit_2(lambda: serve_workers(args.config, args.workers, args.log_level))
+        return _config_errors_exit_2(
+            lambda: int(_run(serve(_load(args.config), reuse_port=args.reuse_port)))  # type: ignore[call-overload]
+        )
     if args.command == "replay":
         return _config_errors_exit_2(lambda: replay_module.run(args))
     if args.command == "simulate":

@@ -221,6 +221,11 @@ class StoreConfig:
     replicas: int = 1
     lease_ttl_s: float = 960.0
     max_accounts: int = 100_000
+    # TLS to Redis (a rediss:// URL): the CA that signed the server's certificate (None: the system's),
+    # and a client certificate and key when the server asks for one (tls-auth-clients).
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +235,10 @@ class ServerConfig:
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     drain_seconds: float = 30.0
     reload_poll_s: float = 2.0  # how often the config file is checked for changes; 0 = only on SIGHUP
+    # Slow clients (slowloris): a request's head must arrive whole this long after its first byte
+    # (or after connecting), and its body within body_timeout_s; else 408 and the connection closes.
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,9 +341,10 @@ class _Section:
         return value
 
     def done(self) -> None:
-        unknown = sorted(set(self.data) - self._seen)
+        unknown = sorted(set(self.data) - self._seen, key=str)  # YAML keys need not be strings
         if unknown:
-            raise ConfigError(self._at(str(unknown[0])), "unknown field (check the spelling)")
+            name = unknown[0] if isinstance(unknown[0], str) and unknown[0] else repr(unknown[0])
+            raise ConfigError(self._at(name), "unknown field (check the spelling)")
 
 
 def _show(value: Any) -> str:
@@ -404,6 +414,8 @@ def _server(s: _Section) -> ServerConfig:
         trusted_proxies=tuple(networks),
         drain_seconds=s.float("drain_seconds", _DEFAULT_SERVERCONFIG.drain_seconds),
         reload_poll_s=s.float("reload_poll_s", _DEFAULT_SERVERCONFIG.reload_poll_s),
+        header_timeout_s=s.float("header_timeout_s", _DEFAULT_SERVERCONFIG.header_timeout_s, exclusive=True),
+        body_timeout_s=s.float("body_timeout_s", _DEFAULT_SERVERCONFIG.body_timeout_s, exclusive=True),
     )
     s.done()
     return result
@@ -433,9 +445,26 @@ def _store(s: _Section) -> StoreConfig:
         replicas=s.int("replicas", 1, minimum=1),
         lease_ttl_s=s.float("lease_ttl_s", _DEFAULT_STORECONFIG.lease_ttl_s, exclusive=True),
         max_accounts=s.int("max_accounts", _DEFAULT_STORECONFIG.max_accounts, minimum=1),
+        tls_ca_file=_tls_file(s, "tls_ca_file", url),
+        tls_cert_file=_tls_file(s, "tls_cert_file", url),
+        tls_key_file=_tls_file(s, "tls_key_file", url),
     )
+    if (result.tls_cert_file is None) != (result.tls_key_file is None):
+        raise ConfigError(s._at("tls_key_file" if result.tls_key_file is None else "tls_cert_file"),
+                          "tls_cert_file and tls_key_file go together (a client certificate and its key)")
     s.done()
     return result
+
+
+def _tls_file(s: _Section, key: str, url: str | None) -> str | None:
+    path = s.str(key, None)
+    if path is None:
+        return None
+    if url is None or not url.startswith("rediss://"):
+        raise ConfigError(s._at(key), "needs a rediss:// store.url (TLS)")
+    if not Path(path).is_file():
+        raise ConfigError(s._at(key), f"no such file: {path}")
+    return str(path)
 
 
 _LIMIT_FIELDS = (
@@ -615,7 +644,7 @@ def _secret(s: _Section, key: str) -> bytes | None:
 def _tiers(s: _Section, fingerprint_key: bool = False) -> dict[str, Tier]:
     tiers: dict[str, Tier] = {}
     for name in s.data:
-        t = s.section(str(name))
+        t = _Section(s.raw(name), s._at(str(name)))  # by the key itself: YAML reads `1:` as an integer
         tiers[str(name)] = Tier(
             name=str(name),
             limits=_limits(t.section("limits"), Limits()),
@@ -670,7 +699,7 @@ def _missing(s: _Section, key: str) -> Any:
 def _accounts(s: _Section) -> dict[str, AccountOverride]:
     result: dict[str, AccountOverride] = {}
     for name in s.data:
-        a = s.section(str(name))
+        a = _Section(s.raw(name), s._at(str(name)))  # account ids such as `1001:` arrive as integers
         tier = a.str("tier", None)
         limits_section = a.section("limits")
         limits = _limits(limits_section, Limits())

@@ -136,7 +136,7 @@ class Window:
     ring: int = 0  # observations in the ring before this one
     same_query: int = 0
     same_skeleton: int = 0
-    distinct_skeletons: int = 1
+    recurring_templates: int = 0  # remembered requests, this one included, sharing a template end with another
     distinct_topics: int = 1
     distinct_langs: int = 1
     biased: int = 0
@@ -236,7 +236,8 @@ def observe(
     return Observation(
         flags=flags,
         query=short_hash(lower),
-        skeleton=skeleton_hash(word_list),
+        # Code next to either end is no template: snippets open and close alike ("```", "return out").
+        skeleton=skeleton_hash(word_list, not lower.lstrip().startswith("```"), not lower.rstrip().endswith("```")),
         topic=topic_hash(word_list),
         lang=LANGUAGE_ID[language(lower)],
         bias=bias,
@@ -298,7 +299,10 @@ def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
     seed_sweep = _ramp(w.seed_sweep, 2, 8)
     repeats = _ramp(w.same_query / ring, 0.2, 0.6) * long_share if ring >= 8 else 0.0
     values["sampling"] = max(_ramp(_share(w.c("hot_sampling"), n), 0.1, 0.5), seed_sweep, repeats)
+    # One template, or a handful used in turn: a sweep fills slots, a person rewords.
     templated = _ramp(w.same_skeleton / ring, 0.3, 0.8) if ring >= 4 else 0.0
+    if ring >= 12:
+        templated = max(templated, _ramp(w.recurring_templates / ring, 0.6, 0.95))
     values["templated_harvest"] = templated * _ramp(long_share, 0.15, 0.6) * open_answers
     breadth = _ramp(w.distinct_topics / ring, 0.6, 0.95) if ring >= 12 else 0.0
     values["coverage"] = breadth * _ramp(long_share, 0.25, 0.7) * _ramp(ring, 12, 48)
@@ -312,7 +316,7 @@ def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
         values["pacing"] = 0.0
     completion24 = w.long_counters[1]
     values["volume"] = _ramp(math.log10(completion24 + 1.0), 5.0, 6.3) * _ramp(long_share, 0.2, 0.6)
-    values["flavored_volume"] = _ramp(w.long_counters[2], 20.0, 120.0)
+    values["flavored_volume"] = _ramp(w.long_counters[2], 25.0, 75.0)
     # A campaign implicates an account only if its own traffic carries the campaign's flavour:
     # an innocent question that happens to open like the campaign's template does not.
     shared = max(_campaign(campaign.system), _campaign(campaign.template), _campaign(campaign.suffix))
@@ -329,16 +333,27 @@ def _campaign(counts: tuple[int, float, float]) -> float:
     return _ramp(accounts, 4, 12) * _ramp(flavored / requests, 0.6, 0.9)
 
 
+# Signals that measure one trait, heavy use of long and varied answers: a busy human or an
+# application shows all three at once, so together they count as much as the strongest of them.
+# A flag then needs evidence of harvest itself (reasoning elicited, templates, logprobs, ...).
+HEAVY_USE = frozenset({"output_heavy", "coverage", "volume"})
+
+
 def combine(values: dict[str, float], policy: TierDetection, prior_risk: float = 0.0) -> Assessment:
     """Weights turn strengths into contributions; the risk never drops below the decayed prior."""
     keep_out = 1.0
+    heavy = 0.0
     signals = []
     for name, value in values.items():
         if value <= 0.0:
             continue
         contribution = min(value * policy.weights.get(name, 0.0), 0.999)
-        keep_out *= 1.0 - contribution
+        if name in HEAVY_USE:
+            heavy = max(heavy, contribution)
+        else:
+            keep_out *= 1.0 - contribution
         signals.append(Signal(name, value, contribution))
+    keep_out *= 1.0 - heavy
     signals.sort(key=lambda s: -s.contribution)
     return Assessment(risk=max(1.0 - keep_out, prior_risk), signals=tuple(signals))
 

@@ -28,17 +28,29 @@ class Plan:
     half_lives: tuple[float, float]
 
 
-def plan(config: Config, account: str, tier_name: str, features: RequestFeatures, ip: str = "", user_agent: str = "") -> Plan:
+def plan(
+    config: Config,
+    account: str,
+    tier_name: str,
+    features: RequestFeatures,
+    ip: str = "",
+    user_agent: str = "",
+    runtime_allowlist: frozenset[str] = frozenset(),
+) -> Plan:
     tier = config.tier(tier_name)
     limits = config.limits_for(account, tier)
     cost = admission_cost(features.prompt_tokens, features.max_tokens, features.n, limits, tier.weights)
     detection = config.detection
-    observed = detection.mode != "off" and account not in detection.allowlist
+    # The operators' runtime allowlist (proxy/overrides.py) counts like the config's.
+    allowed = account in detection.allowlist or account in runtime_allowlist
+    observed = detection.mode != "off" and not allowed
     observation = observe(features, limits, ip, user_agent) if observed else None
     return Plan(tier, limits, cost, observation, (detection.half_life_s, detection.risk_half_life_s))
 
 
-def judge(config: Config, p: Plan, account: str, admission: Admission) -> tuple[Decision, Assessment | None]:
+def judge(
+    config: Config, p: Plan, account: str, admission: Admission, runtime_allowlist: frozenset[str] = frozenset()
+) -> tuple[Decision, Assessment | None]:
     assessment = None
     if admission.window is not None:
         assessment = assess(admission.window, admission.campaign or NO_CAMPAIGN, p.tier.detection)
@@ -47,7 +59,7 @@ def judge(config: Config, p: Plan, account: str, admission: Admission) -> tuple[
         assessment,
         p.tier.detection.levels,
         config.detection.mode,
-        account in config.detection.allowlist,
+        account in config.detection.allowlist or account in runtime_allowlist,
     )
     return decision, assessment
 

@@ -6,6 +6,9 @@ are; per-account questions go to the admin API.
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from proxy import __version__
@@ -20,6 +23,7 @@ LATENCY_BUCKETS = (
 class Metrics:
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
         self.requests = Counter(
             "sluice_requests", "Requests answered, by route and status.", ("route", "status"), registry=r
         )
@@ -80,8 +84,37 @@ class Metrics:
         )
         for result in ("applied", "rejected"):
             self.config_reloads.labels(result)
+        # Counted at scrape time, never on the request path: a leak of tasks (settlements that
+        # never finish, forgotten watchers) shows as a slope here (bench/soak.py samples it).
+        self.asyncio_tasks = Gauge("sluice_asyncio_tasks", "asyncio tasks alive in the process now.", registry=r)
+        self.asyncio_tasks.set_function(_task_count)
+        self.admin_actions = Counter(
+            "sluice_admin_actions",
+            "Operator changes made through the admin API, by action (allowlist, unallowlist, reset, unblock).",
+            ("action",),
+            registry=r,
+        )
+        for action in ("allowlist", "unallowlist", "reset", "unblock"):
+            self.admin_actions.labels(action)
         build = Gauge("sluice_build_info", "Build information.", ("version",), registry=r)
         build.labels(version=__version__).set(1)
 
+    def child(self, metric: Any, *values: str) -> Any:
+        """``metric.labels(*values)``, resolved once: ``labels()`` validates, locks and looks up on every call,
+        and the request path makes ~8 of them per request. Label values are bounded (routes, statuses, tiers,
+        kinds), so the cache is too."""
+        key = (metric, values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _task_count() -> float:
+    try:
+        return float(len(asyncio.all_tasks()))
+    except RuntimeError:  # rendered outside the event loop: no tasks to count
+        return 0.0

@@ -34,6 +34,8 @@ from proxy.gate import Plan, judge, outcome, plan
 from proxy.limits import QUOTAS, Admission, ratelimit_headers
 from proxy.metrics import Metrics
 from proxy.policy import BLOCK, DELAY, THROTTLE, Decision
+from proxy.overrides import Overrides
+from proxy.overrides import watch as watch_overrides
 from proxy.reload import reload_config, watch
 from proxy.request import CHAT, COMPLETIONS, MODELS, POST_ROUTES, RESPONSES, RequestFeatures, parse_body
 from proxy.shaping import (
@@ -95,6 +97,9 @@ class Exchange:
     shaping: ShapingActions | None = None
     shape_ctx: ShapeContext | None = None
     hide_ratelimit_headers: bool = False
+    # Sluice answered with its own error after the upstream's headers (a body cut off, late or unusable):
+    # nothing usable reached the client, so nothing is charged.
+    failed: bool = False
 
     def settle_time(self) -> float:
         """Settlement's clock follows admission's: the wall clock moved on by what elapsed since."""
@@ -105,7 +110,7 @@ class Exchange:
         weights = self.plan.tier.weights
         if self.usage is not None:
             return self.usage.cost(weights)
-        if not self.responded or (self.upstream_status >= 400 and not self.chunks):
+        if not self.responded or self.failed or (self.upstream_status >= 400 and not self.chunks):
             return 0  # nothing was generated
         if self.streamed:
             estimate = Usage(prompt=self.features.prompt_tokens, completion=self.chunks)
@@ -114,7 +119,52 @@ class Exchange:
 
 
 class _OpenAIErrorProtocol(RequestHandler):
-    """aiohttp answers unparsable requests itself; make those answers OpenAI-shaped."""
+    """aiohttp answers unparsable requests itself; make those answers OpenAI-shaped.
+
+    It also times the request head: aiohttp has no such timeout, so a client
+    trickling headers a byte at a time (slowloris) would hold its connection for
+    as long as it liked. ``header_timeout`` runs from the connection's start, and
+    on a kept-alive connection from the next request's first byte.
+    """
+
+    header_timeout: float | None = None
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._disarm_head_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        count = self._request_count
+        idle = not self._request_in_progress and not self._messages
+        super().data_received(data)
+        if self._request_count != count:
+            self._disarm_head_timer()  # a whole head arrived
+        elif idle and data and self._head_timer is None:
+            self._arm_head_timer()  # the first bytes of the next request on a kept-alive connection
+
+    def _arm_head_timer(self) -> None:
+        if self.header_timeout is not None:
+            self._head_timer = self._loop.call_later(self.header_timeout, self._head_too_slow)
+
+    def _disarm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        transport = self.transport
+        if transport is None or self._request_in_progress or self._messages:
+            return
+        body = error_body(408, "The request head did not arrive in time", "request_timeout")
+        head = f"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        transport.write(head.encode() + b"Connection: close\r\n\r\n" + body)
+        self.force_close()
 
     def handle_error(
         self,
@@ -137,14 +187,36 @@ class _OpenAIErrorProtocol(RequestHandler):
 
 
 class _Server(Server):
+    header_timeout: float | None = None
+
     def __call__(self) -> RequestHandler:
-        return _OpenAIErrorProtocol(self, loop=self._loop, **self._kwargs)
+        handler = _OpenAIErrorProtocol(self, loop=self._loop, **self._kwargs)
+        handler.header_timeout = self.header_timeout
+        return handler
 
 
 class _Runner(web.AppRunner):
+    def __init__(self, app: web.Application, *, header_timeout: float | None = None, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self._header_timeout = header_timeout
+
     async def _make_server(self) -> Server:
         server = await super()._make_server()
-        return _Server(server.request_handler, request_factory=server.request_factory, **server._kwargs)
+        ours = _Server(server.request_handler, request_factory=server.request_factory, **server._kwargs)
+        ours.header_timeout = self._header_timeout
+        return ours
+
+
+@web.middleware
+async def _openai_http_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """What aiohttp's router refuses itself (a CONNECT's authority-form target) in OpenAI's shape too."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: "unknown_url", 405: "method_not_allowed", 413: "request_too_large"}.get(exc.status, "bad_request")
+        return error_response(exc.status, exc.reason, code)
 
 
 def _wall_clock(request: web.BaseRequest) -> float:
@@ -197,6 +269,9 @@ class Sluice:
         self._watcher: asyncio.Task[None] | None = None
         self.stopping = asyncio.Event()
         self.decisions = DecisionLog()
+        # The operators' runtime allowlist, refreshed from the store by a background poller.
+        self.overrides = Overrides()
+        self._overrides_task: asyncio.Task[None] | None = None
         # Keys the logprob noise when no fingerprint secret is configured (repeats stay identical
         # within this process; configure detection.fingerprint_key_env to keep them across restarts).
         self._noise_secret = os.urandom(32)
@@ -204,14 +279,19 @@ class Sluice:
     # ---- lifecycle -------------------------------------------------------
 
     def proxy_app(self) -> web.Application:
-        app = web.Application(client_max_size=self.config.server.max_body_bytes)
+        app = web.Application(client_max_size=self.config.server.max_body_bytes, middlewares=[_openai_http_errors])
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         return app
 
-    async def start(self) -> tuple[int, int]:
-        """Open the upstream pool and both listeners; returns (proxy port, admin port)."""
+    async def start(self, reuse_port: bool = False) -> tuple[int, int]:
+        """Open the upstream pool and both listeners; returns (proxy port, admin port).
+
+        ``reuse_port``: bind with SO_REUSEPORT, so ``serve --workers N`` processes share the ports."""
         from proxy.admin import admin_app  # admin depends on Sluice, not the reverse
 
+        verify = getattr(self.store.primary, "verify", None)  # Redis: refused credentials fail here
+        if verify is not None:
+            await verify()
         await self.upstream.start()
         header_limit = self.config.server.max_header_bytes
         proxy_runner = _Runner(
@@ -222,12 +302,18 @@ class Sluice:
             max_line_size=header_limit,
             max_field_size=header_limit,
             shutdown_timeout=self.config.server.drain_seconds,
+            header_timeout=self.config.server.header_timeout_s,
+            # After a refused body (413, 408) aiohttp reads and drops the rest so the client sees the answer
+            # (not a reset); bounded, so a slow client cannot hold the connection with the rest of its body.
+            lingering_time=min(2.0, self.config.server.body_timeout_s),
         )
-        admin_runner = _Runner(admin_app(self), handle_signals=False, access_log=None)
+        admin_runner = _Runner(
+            admin_app(self), handle_signals=False, access_log=None, header_timeout=self.config.server.header_timeout_s
+        )
         ports = []
         for runner, listen in ((proxy_runner, self.config.listen), (admin_runner, self.config.admin)):
             await runner.setup()
-            site = web.TCPSite(runner, listen.host, listen.port, reuse_port=False)
+            site = web.TCPSite(runner, listen.host, listen.port, reuse_port=reuse_port)
             await site.start()
             self._runners.append(runner)
             server = site._server
@@ -235,6 +321,7 @@ class Sluice:
             ports.append(server.sockets[0].getsockname()[1])
         if self.config.server.reload_poll_s > 0 and self.config.source:
             self._watcher = asyncio.get_running_loop().create_task(watch(self, self.config.server.reload_poll_s))
+        self._overrides_task = asyncio.get_running_loop().create_task(watch_overrides(self))
         return ports[0], ports[1]
 
     def reload(self) -> bool:
@@ -246,6 +333,8 @@ class Sluice:
         self.stopping.set()
         if self._watcher is not None:
             self._watcher.cancel()
+        if self._overrides_task is not None:
+            self._overrides_task.cancel()
         for runner in self._runners:
             await runner.cleanup()
         self._runners.clear()
@@ -264,6 +353,10 @@ class Sluice:
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path
+        if request.rel_url.raw_path != path:
+            # Percent-encoded (/v1%2Fchat%2Fcompletions) or otherwise disguised: a route is only ever
+            # reached by its plain spelling, so a path filter in front of Sluice means what it says.
+            return error_response(404, f"Unknown route {request.method} {request.rel_url.raw_path}", "unknown_url")
         if path in POST_ROUTES:
             if request.method != "POST":
                 return error_response(405, f"{request.method} is not allowed on {path}; use POST", "method_not_allowed")
@@ -285,14 +378,17 @@ class Sluice:
             return response
         except RequestError as exc:
             status = exc.status
-            return from_request_error(exc)
+            response = from_request_error(exc)
+            if status in (408, 413):
+                response.force_close()  # the rest of a trickled or oversized body is not worth reading
+            return response
         except asyncio.CancelledError:
             status = 499  # the client went away
             raise
         finally:
             self.metrics.in_flight.dec()
-            self.metrics.requests.labels(route, str(status)).inc()
-            self.metrics.request_duration.labels(route).observe(loop.time() - started)
+            self.metrics.child(self.metrics.requests, route, str(status)).inc()
+            self.metrics.child(self.metrics.request_duration, route).observe(loop.time() - started)
 
     def authenticate(self, request: web.Request) -> tuple[Account, str]:
         header = request.headers.get("Authorization", "")
@@ -314,7 +410,12 @@ class Sluice:
         if request.content_type != "application/json":
             raise RequestError(415, "Content-Type must be application/json", "unsupported_media_type")
         try:
-            return await request.read()
+            if request.content.is_eof():  # the whole body came with the head: nothing to wait for, no timer
+                return await request.read()
+            async with asyncio.timeout(self.config.server.body_timeout_s):  # a body trickled in (slowloris)
+                return await request.read()
+        except TimeoutError:
+            raise RequestError(408, "The request body did not arrive in time", "request_timeout") from None
         except web.HTTPRequestEntityTooLarge:
             raise RequestError(413, f"Request body is larger than {limit} bytes", "request_too_large") from None
 
@@ -334,13 +435,15 @@ class Sluice:
             raise refused.error()
         rewritten = self.apply_caps(body, features, config.limits_for(account.id, tier))
         ip = client_ip(request, config.server.trusted_proxies)
-        p = plan(config, account.id, account.tier, features, ip, request.headers.get("User-Agent", ""))
+        allow = self.overrides.allowlist
+        p = plan(config, account.id, account.tier, features, ip, request.headers.get("User-Agent", ""), allow)
         request_id = f"{self._id_prefix}{next(self._ids)}"
         now = self.clock(request)
         admission = await self.admit(account, p, request_id, now)
+        decision, assessment = judge(config, p, account.id, admission, allow)
         if not admission.allowed:
+            self.decisions.note(account.id, request_id, now, decision)  # a budget 429 is audited like any refusal
             return self.refusal(admission, p.tier)
-        decision, assessment = judge(config, p, account.id, admission)
         exchange = Exchange(account, p, admission, decision, features, now)
         actions: list[str] = []  # request rewrites first, then what is set for the answer
         window = admission.window
@@ -438,7 +541,7 @@ class Sluice:
         except StoreUnavailable:
             raise RequestError(503, "The rate-limit store is unavailable; retry shortly", "store_unavailable") from None
         finally:
-            self.metrics.store_duration.labels("admit").observe(time.perf_counter() - started)
+            self.metrics.child(self.metrics.store_duration, "admit").observe(time.perf_counter() - started)
 
     def refusal(self, a: Admission, tier: Tier) -> web.Response:
         limit = a.limit or "requests_per_minute"
@@ -478,13 +581,13 @@ class Sluice:
             self.metrics.store_errors.labels("settle").inc()
             log.warning("settlement failed for a request; its reservation stands", exc_info=True)
         finally:
-            self.metrics.store_duration.labels("settle").observe(time.perf_counter() - started)
+            self.metrics.child(self.metrics.store_duration, "settle").observe(time.perf_counter() - started)
         tier = p.tier.name
         if usage is not None:
-            self.metrics.tokens.labels("prompt", tier).inc(usage.prompt)
-            self.metrics.tokens.labels("completion", tier).inc(usage.completion)
+            self.metrics.child(self.metrics.tokens, "prompt", tier).inc(usage.prompt)
+            self.metrics.child(self.metrics.tokens, "completion", tier).inc(usage.completion)
         elif exchange.chunks:
-            self.metrics.tokens.labels("completion", tier).inc(exchange.chunks)
+            self.metrics.child(self.metrics.tokens, "completion", tier).inc(exchange.chunks)
 
     # ---- upstream --------------------------------------------------------
 
@@ -513,7 +616,7 @@ class Sluice:
             self.metrics.upstream_errors.labels("connect").inc()
             log.warning("upstream unreachable: %s", exc.__class__.__name__)
             return error_response(502, "The upstream is unreachable", "upstream_unreachable")
-        self.metrics.upstream_duration.labels(route).observe(loop.time() - started)
+        self.metrics.child(self.metrics.upstream_duration, route).observe(loop.time() - started)
         if exchange is not None:
             exchange.responded = True
             exchange.upstream_status = upstream.status
@@ -534,22 +637,38 @@ class Sluice:
         self, upstream: aiohttp.ClientResponse, exchange: Exchange | None, extra: dict[str, str], deadline: float
     ) -> web.StreamResponse:
         try:
-            async with asyncio.timeout_at(deadline):
+            if upstream.content.is_eof():  # the whole answer came with its headers: no timer needed
                 body = await upstream.read()
+            else:
+                async with asyncio.timeout_at(deadline):
+                    body = await upstream.read()
         except TimeoutError:
             self.metrics.upstream_errors.labels("timeout").inc()
+            if exchange is not None:
+                exchange.failed = True
             return error_response(504, "The upstream did not finish its answer in time", "upstream_timeout")
         except aiohttp.ClientError:
             self.metrics.upstream_errors.labels("disconnect").inc()
+            if exchange is not None:
+                exchange.failed = True
             return error_response(502, "The upstream closed the connection mid-answer", "upstream_disconnected")
         shaping = exchange.shaping if exchange is not None and upstream.status == 200 else None
-        if exchange is not None and upstream.content_type == "application/json" and (
-            shaping is not None or b'"usage"' in body
-        ):
-            try:
-                parsed = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                parsed = None
+        if exchange is not None and (upstream.status == 200 or (
+            upstream.content_type == "application/json" and b'"usage"' in body
+        )):
+            parsed = None
+            if upstream.content_type == "application/json":
+                try:
+                    parsed = orjson.loads(body)
+                except orjson.JSONDecodeError:
+                    pass
+            if upstream.status == 200 and not isinstance(parsed, dict):
+                # Garbage, a cut-off body or an HTML page in place of an answer: the client could not use
+                # it (an SDK fails to parse it), so it gets an error it can act on, and is charged nothing.
+                self.metrics.upstream_errors.labels("bad_response").inc()
+                exchange.failed = True
+                message = "The upstream sent an answer that is not a JSON object"
+                return error_response(502, message, "upstream_bad_response")
             if isinstance(parsed, dict):
                 exchange.usage = parse_usage(parsed.get("usage"))  # what the upstream generated, before shaping
                 ctx = exchange.shape_ctx
@@ -572,13 +691,16 @@ class Sluice:
         headers = response_headers(upstream.headers)
         headers.update(extra)
         response = web.StreamResponse(status=upstream.status, headers=headers)
-        await response.prepare(request)
+        if exchange is not None:
+            exchange.streamed = True
+        try:
+            await response.prepare(request)
+        except ConnectionResetError:
+            return response  # the client left before the headers; forward() aborts the upstream request
         shaper = None
         if exchange is not None and upstream.status == 200 and exchange.shaping and exchange.shape_ctx:
             shaper = StreamShaper(exchange.features.route, exchange.shaping, exchange.shape_ctx)
         tap = StreamTap(drop_usage_chunk=exchange is not None and not exchange.features.include_usage, shaper=shaper)
-        if exchange is not None:
-            exchange.streamed = True
         loop = asyncio.get_running_loop()
         failure: tuple[str, str] | None = None
         try:

@@ -4581,8 +4581,14 @@ def sc_multiturn_disguise(a: Account) -> None:
 
 
 def sc_cover_traffic(a: Account) -> None:
+    # A distiller needs volume, so it hides a few hundred harvest requests a day inside an
+    # application's genuine traffic (its end users' chats), 5% to 50% of what the key sends.
+    # A human-scale account with a handful of such requests a day is a power user by every
+    # measure, and a campaign of those is the sybil scenario.
     rng = a.rng
     share = rng.uniform(0.05, 0.5)
+    harvest_per_day = clamp(lognorm(rng, 140, 0.5), 50, 400) * a.vol
+    cover_per_day = harvest_per_day * (1 - share) / share
     cot = rng.uniform(0.5, 0.9)
     sweep = Sweep(rng, aspects=rng.randint(2, 6))
     mt_x = pick_max_tokens(rng, "long")
@@ -4591,48 +4597,50 @@ def sc_cover_traffic(a: Account) -> None:
     system = rng.choice((None, None, "You are a helpful assistant."))
     coder = rng.random() < 0.5
     zh = a.lang == "zh"
-    per_day = clamp(lognorm(rng, 10, 0.4), 4, 25) * a.vol
-    for times in human_sessions(
-        a,
-        per_day,
-        lambda: int(clamp(lognorm(rng, 8, 0.5), 2, 25)),
-        lambda: 6 + lognorm(rng, 40, 0.8),
-        PROFILE_WORK if coder else PROFILE_CASUAL,
-        weekend=0.7,
-    ):
-        c = rng.choice(CONCEPTS)
-        msgs: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
-        user, kind = (
-            (code_question(rng, blocks=rng.randint(1, 4))[0], "code")
-            if coder and rng.random() < 0.6
-            else casual_opener(rng, c, a.lang)
-        )
-        m = a.model()
-        for t in times:
-            if rng.random() < share:  # an extraction request slipped in between genuine ones
-                cc, aspect = sweep.next()
-                q = distill_prompt(rng, cc, aspect, "zh" if zh and rng.random() < 0.5 else "en", cot)
-                a.emit(
-                    t,
-                    CHAT,
-                    a.chat(m, [{"role": "user", "content": q}], max_tokens=mt_x, temperature=temp, stream=stream),
-                    lognorm(rng, 1300, 0.5),
-                    extraction=True,
+    profile = PROFILE_WORK if coder else PROFILE_CASUAL
+    m = a.model()
+    # The app's end users: each a few sessions a day of multi-turn chat, interleaved.
+    for _ in range(max(1, round(cover_per_day / 20))):
+        for times in human_sessions(
+            a,
+            clamp(lognorm(rng, 2.5, 0.4), 1, 6),
+            lambda: int(clamp(lognorm(rng, 8, 0.5), 2, 25)),
+            lambda: 6 + lognorm(rng, 40, 0.8),
+            profile,
+            weekend=0.7,
+        ):
+            c = rng.choice(CONCEPTS)
+            msgs: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+            user, kind = (
+                (code_question(rng, blocks=rng.randint(1, 4))[0], "code")
+                if coder and rng.random() < 0.6
+                else casual_opener(rng, c, a.lang)
+            )
+            for t in times:
+                msgs.append({"role": "user", "content": user})
+                got = a.emit(t, CHAT, a.chat(m, list(msgs), temperature=temp, stream=stream), lognorm(rng, 300, 0.6))
+                msgs.append(
+                    {
+                        "role": "assistant",
+                        "content": reply_text(rng, c, int(clamp((got or 200) / 1.35, 15, 350)), a.lang, kind, user),
+                    }
                 )
-                continue
-            msgs.append({"role": "user", "content": user})
-            got = a.emit(t, CHAT, a.chat(m, list(msgs), temperature=temp, stream=stream), lognorm(rng, 300, 0.6))
-            msgs.append(
-                {
-                    "role": "assistant",
-                    "content": reply_text(rng, c, int(clamp((got or 200) / 1.35, 15, 350)), a.lang, kind, user),
-                }
-            )
-            user = (
-                casual_follow(rng, c, a.lang)
-                if rng.random() < 0.6
-                else (code_question(rng, blocks=1)[0] if coder else casual_task(rng))
-            )
+                user = (
+                    casual_follow(rng, c, a.lang)
+                    if rng.random() < 0.6
+                    else (code_question(rng, blocks=1)[0] if coder else casual_task(rng))
+                )
+    # The harvest follows the same daily rhythm, so its timing gives nothing away.
+    for t in nhpp(rng, a.t0, a.t1, harvest_per_day, profile, a.tz, 0.7):
+        cc, aspect = sweep.next()
+        q = distill_prompt(rng, cc, aspect, "zh" if zh and rng.random() < 0.5 else "en", cot)
+        a.emit(
+            t,
+            CHAT,
+            a.chat(m, [{"role": "user", "content": q}], max_tokens=mt_x, temperature=temp, stream=stream),
+            lognorm(rng, 1300, 0.5),
+            extraction=True,
+        )
     if a.records:
         a.extra["extraction_share"] = round(a.extracting / len(a.records), 4)
 

@@ -24,17 +24,6 @@ from proxy.usage import Usage, parse_usage
 _DELTA_FIELDS = ("content", "reasoning_content", "reasoning", "tool_calls", "refusal")
 
 
-def _boundary(buf: bytearray | bytes, start: int) -> tuple[int, int]:
-    """(end of the next event, start of the one after), or (-1, -1)."""
-    lf = buf.find(b"\n\n", start)
-    crlf = buf.find(b"\r\n\r\n", start)
-    if crlf != -1 and (lf == -1 or crlf < lf):
-        return crlf, crlf + 4
-    if lf != -1:
-        return lf, lf + 2
-    return -1, -1
-
-
 def _generated(obj: dict[str, Any]) -> int:
     """How many generated pieces an event carries (one per choice with new text)."""
     choices = obj.get("choices")
@@ -45,8 +34,10 @@ def _generated(obj: dict[str, Any]) -> int:
                 continue
             delta = choice.get("delta")
             if isinstance(delta, dict):
-                if any(delta.get(k) for k in _DELTA_FIELDS):
-                    count += 1
+                for k in _DELTA_FIELDS:  # a loop, not any(generator): this runs for every event
+                    if delta.get(k):
+                        count += 1
+                        break
             elif choice.get("text"):
                 count += 1
         return count
@@ -72,9 +63,20 @@ class StreamTap:
         buf = self._buffer
         out = bytearray()
         start = 0
+        # The next "\n\n" and "\r\n\r\n" at or after start (-1: none in the buffer), kept
+        # between events: searching both afresh for each event scanned the rest of the
+        # buffer every time, quadratic when a whole answer arrives in one read.
+        lf = crlf = -2
         while True:
-            end, nxt = _boundary(buf, start)
-            if end == -1:
+            if lf != -1 and lf < start:
+                lf = buf.find(b"\n\n", start)
+            if crlf != -1 and crlf < start:
+                crlf = buf.find(b"\r\n\r\n", start)
+            if crlf != -1 and (lf == -1 or crlf < lf):
+                end, nxt = crlf, crlf + 4
+            elif lf != -1:
+                end, nxt = lf, lf + 2
+            else:
                 break
             if self._keep(bytes(buf[start:end])):
                 out += buf[start:nxt]

@@ -10,7 +10,17 @@ so that any client (the official SDK included) can ask for it:
 - ``stub-hf``: stream like Hugging Face ``transformers serve`` (usage on the
   finish chunk, no ``[DONE]``, include_usage ignored);
 - ``stub-nousage``: never report usage;
-- ``stub-reset``: stream a few chunks, then drop the connection.
+- ``stub-reset``: stream a few chunks, then drop the connection;
+- ``stub-garbage``: a 200 whose JSON body is not JSON;
+- ``stub-truncated``: a 200 JSON answer cut off half-way (the Content-Length matches the cut);
+- ``stub-html``: a 200 with an HTML page instead of JSON;
+- ``stub-endless``: a body that never ends (JSON: whitespace forever; streams: chunks forever).
+
+And two content modes for the shaping tests: ``stub-prose`` answers fluent prose (``PROSE``),
+``stub-reasoning`` adds reasoning (chat: ``reasoning_content``; /v1/responses: a reasoning item
+with a summary, streamed with its events). Logprobs come in each route's own shape: chat and
+/v1/responses token entries (asked with ``include: ["message.output_text.logprobs"]`` there),
+the legacy completions object of parallel lists.
 
 A request header ``X-Stub-Tokens: N`` asks for an answer of N tokens (the demo
 uses it to replay simulated traffic with its recorded answer lengths).
@@ -43,6 +53,8 @@ class StubStats:
     completion_tokens: int = 0
     aborted_streams: int = 0  # streams whose client (Sluice) went away mid-way
     chunks_sent: int = 0  # content chunks written to streams, finished or not
+    # Prompt plus content chunks of streams whose client went away: served, though never reported in usage.
+    aborted_tokens: int = 0
     last_authorization: str | None = None
     last_headers: dict[str, str] = field(default_factory=dict)
     last_body: dict[str, Any] = field(default_factory=dict)
@@ -93,9 +105,37 @@ def _logprob_entry(piece: str, i: int, top: int) -> dict[str, Any]:
     return {"token": piece, "logprob": value, "bytes": None, "top_logprobs": alternatives}
 
 
+def _with_bytes(entry: dict[str, Any]) -> dict[str, Any]:
+    """A /v1/responses logprob entry: ``bytes`` is a list there, never null."""
+    for e in (entry, *entry["top_logprobs"]):
+        e["bytes"] = list(e["token"].encode())
+    return entry
+
+
 def _top(body: dict[str, Any]) -> int:
     top = body.get("top_logprobs")
     return top if isinstance(top, int) and not isinstance(top, bool) else 0
+
+
+def _completions_top(body: dict[str, Any]) -> int | None:
+    """The legacy completions ``logprobs`` parameter (a count of alternatives); None: not asked."""
+    top = body.get("logprobs")
+    return top if isinstance(top, int) and not isinstance(top, bool) else None
+
+
+def _completions_logprobs(pieces: list[str], first: int, offset: int, top: int) -> dict[str, Any]:
+    """The legacy completions logprobs object for ``pieces`` (token ``first`` on, text at ``offset``)."""
+    entries = [_logprob_entry(p, first + i, top) for i, p in enumerate(pieces)]
+    offsets = []
+    for piece in pieces:
+        offsets.append(offset)
+        offset += len(piece)
+    return {
+        "tokens": pieces,
+        "token_logprobs": [e["logprob"] for e in entries],
+        "top_logprobs": [{t["token"]: t["logprob"] for t in e["top_logprobs"]} for e in entries],
+        "text_offset": offsets,
+    }
 
 
 class StubUpstream:
@@ -151,7 +191,26 @@ class StubUpstream:
             return body, _error(status, f"stub error {status}", "stub_error")
         if model == "stub-slow":
             await asyncio.sleep(self.slow_seconds)
+        if model == "stub-garbage":
+            return body, web.Response(body=b"<<not json>> \x00\x01", content_type="application/json")
+        if model == "stub-html":
+            return body, web.Response(body=b"<html><body>502 Bad Gateway</body></html>", content_type="text/html")
+        if model == "stub-endless" and not body.get("stream"):
+            return body, await self._endless_json(request)
         return body, None
+
+    async def _endless_json(self, request: web.Request) -> web.StreamResponse:
+        """A JSON answer that never ends: its client has to give up."""
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(b'{"id": "stub-endless", "choices": [')
+        try:
+            while True:
+                await response.write(b" " * 64)
+                await asyncio.sleep(0.01)
+        except (ConnectionResetError, asyncio.CancelledError):
+            self.stats.aborted_streams += 1
+            raise
 
     def _tokens(self, body: dict[str, Any], length_hint: str | None = None) -> tuple[str, int, int]:
         prompt = _prompt_text(body)
@@ -199,9 +258,12 @@ class StubUpstream:
                 choice["message"]["reasoning_content"] = REASONING
         else:
             choice["text"] = text
-        if body.get("logprobs"):
-            pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
+        pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
+        if chat and body.get("logprobs"):
             choice["logprobs"] = {"content": [_logprob_entry(p, i, _top(body)) for i, p in enumerate(pieces)]}
+        elif not chat and _completions_top(body) is not None:
+            # The legacy shape: parallel lists, alternatives as {token: logprob}.
+            choice["logprobs"] = _completions_logprobs(pieces, 0, 0, _completions_top(body) or 0)
         answer: dict[str, Any] = {
             "id": f"stub-{self.stats.requests}",
             "object": kind,
@@ -212,6 +274,9 @@ class StubUpstream:
         if model != "stub-nousage":
             answer["usage"] = usage
         self._count(prompt_tokens, n)
+        if model == "stub-truncated":
+            whole = orjson.dumps(answer)
+            return web.Response(body=whole[: len(whole) // 2], content_type="application/json")
         return web.Response(body=orjson.dumps(answer), content_type="application/json")
 
     async def _stream(
@@ -232,12 +297,15 @@ class StubUpstream:
         def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:
             return b"data: " + orjson.dumps({**base, "choices": choices, **extra}) + b"\n\n"
 
+        progress = [0]  # content chunks written so far, for the abort accounting
         try:
             return await self._stream_words(
-                request, response, event, words, prompt_tokens, model, chat, include_usage, body
+                request, response, event, words, prompt_tokens, model, chat, include_usage, body, progress
             )
         except (ConnectionResetError, asyncio.CancelledError):
             self.stats.aborted_streams += 1
+            if progress[0] >= 0:  # not yet counted as a whole answer (-1: it was, before its tail failed)
+                self.stats.aborted_tokens += prompt_tokens + progress[0]
             raise
 
     async def _stream_words(
@@ -251,13 +319,18 @@ class StubUpstream:
         chat: bool,
         include_usage: bool,
         body: dict[str, Any],
+        progress: list[int] | None = None,
     ) -> web.StreamResponse:
         hf = model == "stub-hf"
+        if model == "stub-endless":
+            words = _endless(words)  # type: ignore[assignment]
         if chat:
             await response.write(event([{"index": 0, "delta": {"role": "assistant", "content": ""}}]))
             if model == "stub-reasoning":
                 await response.write(event([{"index": 0, "delta": {"reasoning_content": REASONING}}]))
         logprobs = chat and bool(body.get("logprobs"))
+        legacy_top = None if chat else _completions_top(body)
+        offset = 0
         sent = 0
         for i, word in enumerate(words):
             if model in ("stub-stall", "stub-reset") and i == 3:
@@ -271,14 +344,26 @@ class StubUpstream:
             choice = {"index": 0, "delta": {"content": piece}} if chat else {"index": 0, "text": piece}
             if logprobs:
                 choice["logprobs"] = {"content": [_logprob_entry(piece, i, _top(body))]}
+            elif legacy_top is not None:
+                choice["logprobs"] = _completions_logprobs([piece], i, offset, legacy_top)
+            offset += len(piece)
+            if request.transport is None or request.transport.is_closing():
+                # Its client is gone: a write now could still "succeed" into a dead socket and be miscounted.
+                raise ConnectionResetError("the client went away")
             await response.write(event([choice]))
             sent += 1
             self.stats.chunks_sent += 1
+            if progress is not None:
+                progress[0] = sent
             if self.chunk_delay:
                 await asyncio.sleep(self.chunk_delay)
+            elif model == "stub-endless":
+                await asyncio.sleep(0.01)
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": sent, "total_tokens": prompt_tokens + sent}
         finish = {"index": 0, "delta": {}, "finish_reason": "length"} if chat else {"index": 0, "text": "", "finish_reason": "length"}
         self._count(prompt_tokens, sent)
+        if progress is not None:
+            progress[0] = -1  # counted: a client leaving during the tail below adds nothing more
         if hf:
             await response.write(event([finish], usage=usage))
             await response.write_eof()
@@ -313,17 +398,28 @@ class StubUpstream:
         if failed is not None:
             return failed
         prompt, prompt_tokens, n = self._tokens(body)
-        words = _reply(prompt, n)
+        model = str(body.get("model", "stub-model"))
+        words = [PROSE[i % len(PROSE)] for i in range(n)] if model == "stub-prose" else _reply(prompt, n)
         text = " ".join(words)
+        pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
+        # Logprobs are asked for with include; each entry's alternatives as in the chat API.
+        with_logprobs = "message.output_text.logprobs" in (body.get("include") or ())
+        entries = [_with_bytes(_logprob_entry(p, i, _top(body))) for i, p in enumerate(pieces)] if with_logprobs else []
         usage = {"input_tokens": prompt_tokens, "output_tokens": n, "total_tokens": prompt_tokens + n}
+        part: dict[str, Any] = {"type": "output_text", "text": text, "annotations": []}
+        if with_logprobs:
+            part["logprobs"] = entries
+        message = {"type": "message", "id": "msg-1", "role": "assistant", "status": "completed", "content": [part]}
+        # Model "stub-reasoning" puts a reasoning item (with a summary) before the message.
+        reasoning = {"type": "reasoning", "id": "rs-1", "summary": [{"type": "summary_text", "text": REASONING}]}
+        output = [reasoning, message] if model == "stub-reasoning" else [message]
         result = {
             "id": f"resp-{self.stats.requests}",
             "object": "response",
             "created_at": int(time.time()),
             "model": body.get("model", "stub-model"),
             "status": "completed",
-            "output": [{"type": "message", "id": "msg-1", "role": "assistant", "status": "completed",
-                        "content": [{"type": "output_text", "text": text, "annotations": []}]}],
+            "output": output,
             "usage": usage,
         }
         self._count(prompt_tokens, n)
@@ -340,12 +436,36 @@ class StubUpstream:
             await response.write(b"event: " + kind.encode() + b"\ndata: " + data + b"\n\n")
 
         await send("response.created", {"response": {**result, "status": "in_progress", "output": [], "usage": None}})
-        for i, word in enumerate(words):
-            await send("response.output_text.delta", {"item_id": "msg-1", "output_index": 0, "content_index": 0,
-                                                      "delta": word if i == 0 else " " + word})
+        at = len(output) - 1  # the message's output index
+        if model == "stub-reasoning":
+            summary = {"item_id": "rs-1", "output_index": 0, "summary_index": 0}
+            await send("response.output_item.added", {"output_index": 0, "item": {**reasoning, "summary": []}})
+            empty = {"type": "summary_text", "text": ""}
+            await send("response.reasoning_summary_part.added", {**summary, "part": empty})
+            await send("response.reasoning_summary_text.delta", {**summary, "delta": REASONING})
+            await send("response.reasoning_summary_text.done", {**summary, "text": REASONING})
+            await send("response.reasoning_summary_part.done", {**summary, "part": reasoning["summary"][0]})
+            await send("response.output_item.done", {"output_index": 0, "item": reasoning})
+        where = {"item_id": "msg-1", "output_index": at, "content_index": 0}
+        await send("response.output_item.added", {"output_index": at, "item": {**message, "status": "in_progress",
+                                                                                "content": []}})
+        await send("response.content_part.added", {**where, "part": {**part, "text": "", "logprobs": []}})
+        for i, piece in enumerate(pieces):
+            await send("response.output_text.delta", {**where, "delta": piece, "logprobs": entries[i : i + 1]})
+        await send("response.output_text.done", {**where, "text": text, "logprobs": entries})
+        await send("response.content_part.done", {**where, "part": part})
+        await send("response.output_item.done", {"output_index": at, "item": message})
         await send("response.completed", {"response": result})
         await response.write_eof()
         return response
+
+
+def _endless(words: list[str]) -> Any:
+    """The answer's words over and over, paced so an endless stream does not spin a core."""
+    i = 0
+    while True:
+        yield words[i % len(words)] if words else "more"
+        i += 1
 
 
 def _error(status: int, message: str, code: str) -> web.Response:

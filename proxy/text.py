@@ -11,6 +11,8 @@ from __future__ import annotations
 import heapq
 import re
 import zlib
+from collections import Counter
+from collections.abc import Sequence
 
 HEAD = 3000  # characters read from the start of a prompt
 TAIL = 1000  # and from its end
@@ -131,10 +133,51 @@ def words(text: str) -> list[str]:
     return tokens(text.lower())
 
 
-def skeleton_hash(word_list: list[str]) -> int:
-    """The prompt's opening, digits masked: shared by every request of one template."""
-    head = " ".join("#" if w.isdigit() else w for w in word_list[:5])
-    return short_hash(head)
+def _units(word_list: list[str], reverse: bool = False) -> str:
+    """Five units from one end, digits masked; a run of CJK script (no spaces) counts by characters."""
+    out: list[str] = []
+    for w in reversed(word_list) if reverse else word_list:
+        if w.isdigit():
+            out.append("#")
+        elif ord(w[0]) >= 0x3000:
+            out.extend(reversed(w) if reverse else w)
+        else:
+            out.append(w)
+        if len(out) >= 5:
+            break
+    return " ".join(out[:5])
+
+
+def skeleton_hash(word_list: list[str], head: bool = True, tail: bool = True) -> int:
+    """The prompt's template: its opening and its closing (5 units each, digits masked),
+    16 bits each, opening in the high half. A template's slot sits at one end or in the
+    middle, so every request of one template shares at least one half.
+
+    A half is 0 (no template end) for a prompt under 8 units, and where the caller says
+    that end is not prose (code: every snippet ends alike)."""
+    units = sum(len(w) if ord(w[0]) >= 0x3000 else 1 for w in word_list[:8])
+    if units < 8:
+        return 0
+    opening = (short_hash(_units(word_list)) & 0xFFFF or 1) if head else 0
+    closing = (short_hash(_units(word_list, True)) & 0xFFFF or 1) if tail else 0
+    return opening << 16 | closing
+
+
+def template_stats(earlier: Sequence[int], skeleton: int) -> tuple[int, int]:
+    """(earlier requests of this request's template, requests of all these plus this one whose
+    opening or closing another shares). Zero halves never match. admit.lua counts the same."""
+    o, c = skeleton >> 16, skeleton & 0xFFFF
+    opens = [s >> 16 for s in earlier]
+    closes = [s & 0xFFFF for s in earlier]
+    same = (opens.count(o) if o else 0) + (closes.count(c) if c else 0) - (earlier.count(skeleton) if o and c else 0)
+    opens.append(o)
+    closes.append(c)
+    open_n, close_n = Counter(opens), Counter(closes)
+    shared_opens = {k for k, n in open_n.items() if n > 1 and k}
+    shared_closes = {k for k, n in close_n.items() if n > 1 and k}
+    if not shared_opens and not shared_closes:
+        return same, 0
+    return same, sum(1 for a, b in zip(opens, closes) if a in shared_opens or b in shared_closes)
 
 
 def topic_hash(word_list: list[str]) -> int:

@@ -25,8 +25,11 @@ HOP_BY_HOP = frozenset(
         "content-length",
     }
 )
-# Identity a client could forge: never forwarded as the client sent it.
-CLIENT_IDENTITY = frozenset({"authorization", "forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip"})
+# Identity a client could forge: never forwarded as the client sent it. Credentials besides the bearer
+# key (Azure-style `api-key`, `x-api-key`) would carry a client's key on to the upstream.
+CLIENT_IDENTITY = frozenset(
+    {"authorization", "forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip", "api-key", "x-api-key"}
+)
 # The client must not learn how the upstream is reached.
 RESPONSE_DROP = HOP_BY_HOP | {"server", "date", "www-authenticate"}
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import dataclass
 
 from proxy.detect import DAY, LONG_COUNTERS, RING, SHORT_COUNTERS, Campaign, Observation, Outcome, Window
+from proxy.text import template_stats
 
 GAP_ALPHA = 0.1  # EWMA weight of the newest inter-arrival gap
 CAMPAIGN_ACCOUNTS = 256  # distinct accounts remembered per fingerprint (enough to saturate the signal)
@@ -70,8 +72,7 @@ class AccountWindow:
         distinct_bias.discard(0)
         if obs.bias:
             distinct_bias.add(obs.bias)
-        same_skeleton = skeletons.count(obs.skeleton)
-        distinct_skeletons = len(set(skeletons) | {obs.skeleton})
+        same_skeleton, recurring = template_stats(skeletons, obs.skeleton)
         distinct_topics = len(set(topics) | {obs.topic})
         distinct_langs = len(set(langs) | {obs.lang})
         for column, value in zip(self.ring, (obs.query, obs.skeleton, obs.topic, obs.lang, obs.bias, obs.seed)):
@@ -96,7 +97,7 @@ class AccountWindow:
             ring=ring,
             same_query=same_query,
             same_skeleton=same_skeleton,
-            distinct_skeletons=distinct_skeletons,
+            recurring_templates=recurring,
             distinct_topics=distinct_topics,
             distinct_langs=distinct_langs,
             biased=biased + (1 if obs.bias else 0),
@@ -152,4 +153,83 @@ def campaign_of(results: dict[str, tuple[int, float, float]]) -> Campaign:
         template=results.get("template", (0, 0.0, 0.0)),
         suffix=results.get("suffix", (0, 0.0, 0.0)),
         infra=results.get("infra", (0, 0.0, 0.0)),
+    )
+
+
+# ---- a read-only view, for the admin API ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionState:
+    """An account's stored detection state, as every backend returns it (read-only).
+
+    ``ring``: the remembered observations, oldest first, each
+    ``(query, skeleton, topic, lang, bias, seed)``.
+    """
+
+    t: float
+    short: tuple[float, ...]
+    long: tuple[float, ...]
+    ring: tuple[tuple[int, ...], ...]
+    last: float
+    gap_mean: float
+    gap_var: float
+    gaps: int
+    hours: tuple[float, ...]
+    risk: float
+    risk_t: float
+
+
+def state_of(window: AccountWindow) -> DetectionState:
+    return DetectionState(
+        t=window.t,
+        short=tuple(window.short),
+        long=tuple(window.long),
+        ring=tuple(zip(*window.ring, strict=True)),
+        last=window.last,
+        gap_mean=window.gap_mean,
+        gap_var=window.gap_var,
+        gaps=window.gaps,
+        hours=tuple(window.hours),
+        risk=window.risk,
+        risk_t=window.risk_t,
+    )
+
+
+def window_now(state: DetectionState, now: float, half_life: float, risk_half_life: float) -> Window:
+    """The account's Window as of ``now``, without a new request: what ``assess`` explains.
+
+    The ring statistics are those of the newest remembered request against the
+    ones before it (what ``admit`` computed for it, give or take the one the ring
+    dropped since); counters and the stored risk are decayed to ``now``.
+    """
+    elapsed = now - state.t if state.t else 0.0
+    short = [v * math.exp2(-elapsed / half_life) if elapsed > 0 else v for v in state.short]
+    long = [v * math.exp2(-elapsed / DAY) if elapsed > 0 else v for v in state.long]
+    *earlier, newest = state.ring or ((0, 0, 0, 0, 0, 0),)
+    columns = tuple(zip(*earlier, strict=True)) if earlier else ((),) * 6
+    queries, skeletons, topics, langs, biases, seeds = columns
+    query, skeleton, topic, lang, bias, seed = newest
+    same_query = queries.count(query) if state.ring else 0
+    same_skeleton, recurring = template_stats(skeletons, skeleton)
+    seed_sweep = sum(1 for q, s in zip(queries, seeds) if q == query and s and seed and s != seed)
+    distinct_bias = set(biases) | {bias}
+    distinct_bias.discard(0)
+    return Window(
+        counters=tuple(short),
+        long_counters=tuple(long),
+        ring=len(earlier),
+        same_query=same_query,
+        same_skeleton=same_skeleton,
+        recurring_templates=recurring,
+        distinct_topics=len(set(topics) | {topic}),
+        distinct_langs=len(set(langs) | {lang}),
+        biased=len(biases) - biases.count(0) + (1 if bias else 0),
+        distinct_bias=len(distinct_bias),
+        seed_sweep=seed_sweep,
+        gap_mean=state.gap_mean,
+        gap_var=state.gap_var,
+        gaps=state.gaps,
+        active_hours=sum(1 for seen in state.hours if seen and now - seen < DAY),
+        risk=state.risk * math.exp2(-max(now - state.risk_t, 0.0) / risk_half_life) if state.risk else 0.0,
     )

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
+import aiohttp
 import openai
 
 from proxy.accounts import hash_key
@@ -98,3 +99,19 @@ async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
         if result or loop.time() > deadline:
             return result
         await asyncio.sleep(0.01)
+
+
+async def wait_healthy(admin_port: int, proc: asyncio.subprocess.Process) -> None:
+    """Until a `sluice serve` subprocess answers /healthz (or fails if it exits first)."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            if proc.returncode is not None:
+                raise AssertionError(f"sluice exited early with {proc.returncode}")
+            try:
+                async with session.get(f"http://127.0.0.1:{admin_port}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError("sluice never became healthy")

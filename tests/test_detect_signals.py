@@ -282,3 +282,47 @@ def test_infrastructure_overlap_is_supporting_evidence_only(feed: Feed) -> None:
     # ...but alone it never reaches a flag: its weight stays below the lowest action level.
     weight = feed.config.tier("default").detection.weights["infrastructure"]
     assert weight < feed.config.tier("default").detection.levels.delay  # type: ignore[operator]
+
+
+def test_templated_harvest_sees_templates_with_the_slot_first_and_several_in_turn(feed: Feed) -> None:
+    # Slots at the start share the template's closing; three templates used in turn are still a sweep;
+    # Chinese has no spaces, so its closing is read character by character.
+    templates = [
+        "Explain {t} to {a}. Then give 10 exercises with full worked solutions.",
+        "Write a dialogue between a teacher and a student in which the teacher explains {t} to {a}.",
+        "请围绕{t}生成10个问答对，答案要详细。",
+    ]
+    audiences = ["beginners", "experts", "children", "managers", "nurses"]
+    questions = [
+        "How does {t} actually work?", "why do people care about {t}", "I keep confusing {t} with something else",
+        "What's a good book on {t}?", "can you summarise {t} for my exam tomorrow", "Is {t} overrated?",
+        "ok so what about {t} then", "Give me an analogy for {t}.",
+    ]
+    for i, ts in enumerate(human_times(48)):
+        text = templates[i % 3].format(t=TOPICS[i % 40], a=audiences[i % 5])
+        feed.send("sweep", ts, chat(text), 1500)
+        feed.send("curious", ts, chat(questions[i % 8].format(t=TOPICS[(i * 7) % 40])), 900)
+    assert feed.value("sweep", "templated_harvest") > 0.7
+    assert feed.value("curious", "templated_harvest") == 0.0
+
+
+def test_heavy_varied_use_alone_stays_below_the_first_level(feed: Feed) -> None:
+    # Long answers on many topics, day-long volume: a busy person or an app, not yet a harvest.
+    # Output-heaviness, coverage and volume measure that one trait and count once together.
+    levels = feed.config.tier(feed.config.default_tier).detection.levels
+    assert levels.delay is not None
+    syllables = ["ka", "ro", "mi", "tes", "lu", "van", "dor", "pe", "sil", "na", "bru", "qui", "zo", "fen", "ta",
+                 "gho", "lei"]
+    ts = 0.0
+    for i in range(600):
+        # Free wording: no opening or closing comes back (names stand in for a person's varied phrasing);
+        # irregular gaps, and nights off.
+        name = syllables[i % 17] + syllables[(i // 17) % 17] + syllables[(i // 289) % 17]
+        text = f"{name.title()} asked me about {TOPICS[i % 40]} and its history; what should I answer {name}?"
+        ts += 20 + (i * 7919 % 300)
+        if ts % 86400 > 15 * 3600:
+            ts += 86400 - ts % 86400 + 8 * 3600
+        feed.send("busy", ts, chat(text), 3000)
+    heavy = {s.name for s in (feed.last["busy"][1].signals if feed.last["busy"][1] else ())}
+    assert {"output_heavy", "coverage", "volume"} <= heavy
+    assert feed.risk("busy") < levels.delay

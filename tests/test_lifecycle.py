@@ -16,7 +16,7 @@ import pytest
 
 from proxy.accounts import keys_file_line
 from proxy.stub import StubUpstream
-from tests.harness import free_port
+from tests.harness import free_port, wait_healthy
 
 
 def write_config(tmp: Path, upstream_url: str, proxy_port: int, admin_port: int, extra: str = "") -> Path:
@@ -43,21 +43,6 @@ tiers:
 """
     )
     return config
-
-
-async def wait_healthy(admin_port: int, proc: asyncio.subprocess.Process) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            if proc.returncode is not None:
-                raise AssertionError(f"sluice exited early with {proc.returncode}")
-            try:
-                async with session.get(f"http://127.0.0.1:{admin_port}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError("sluice never became healthy")
 
 
 async def test_sigterm_lets_a_live_stream_finish_then_exits_zero(tmp_path: Path, redis_standalone) -> None:  # type: ignore[no-untyped-def]

@@ -52,7 +52,7 @@ from proxy.store import build_store
 from proxy.store.base import Store, StoreUnavailable
 from proxy.store.memory import MemoryStore
 from proxy.store.redis import RedisStore, _Script
-from proxy.windows import CAMPAIGN_ACCOUNTS
+from proxy.windows import CAMPAIGN_ACCOUNTS, window_now
 from tests.redis_servers import RedisClusterProcesses, RedisProcess, free_port
 
 LEASE_TTL = 30.0
@@ -501,7 +501,7 @@ async def test_detection_same_as_the_memory_reference(store: Store) -> None:
     assert max(c.system[0] for c in seen_campaigns) == len(accounts)
 
 
-_RING_FIELDS = ("ring", "same_query", "same_skeleton", "distinct_skeletons", "distinct_topics", "distinct_langs",
+_RING_FIELDS = ("ring", "same_query", "same_skeleton", "recurring_templates", "distinct_topics", "distinct_langs",
                 "biased", "distinct_bias", "seed_sweep", "gaps", "active_hours")
 
 
@@ -526,6 +526,100 @@ async def test_campaign_remembers_a_bounded_number_of_accounts(store: Store) -> 
     again = await store.admit("member-0", limits, 1, now, "again", fingerprinted())
     assert again.campaign is not None and again.campaign.system[0] == CAMPAIGN_ACCOUNTS
     assert again.campaign.system[1] == pytest.approx(got.campaign.system[1] + 1.0)
+
+
+# ---- operator controls (the admin API) -------------------------------------------------
+
+
+async def test_stored_detection_state_explains_what_admission_saw(store: Store) -> None:
+    """The state read back for the admin API gives, at the same instant, the admission's own Window."""
+    reference = MemoryStore(lease_ttl=LEASE_TTL)
+    rng = random.Random(7)
+    limits = Limits(requests_per_minute=1000)
+    assert await store.detection(ACCOUNT) is None
+    now = NOON + 0.25
+    for i in range(RING // 2):  # the ring not yet full: nothing has been dropped from it
+        now += rng.choice([0.5, 3.0, 40.0, 700.0])
+        obs = observation(rng, {"system": 5, "template": 6, "infra": 7})
+        got = await store.admit(ACCOUNT, limits, 10, now, f"l{i}", obs, HALF_LIVES)
+        await reference.admit(ACCOUNT, limits, 10, now, f"l{i}", obs, HALF_LIVES)
+        state = await store.detection(ACCOUNT)
+        assert state is not None and got.window is not None
+        assert_same_window(window_now(state, now, *HALF_LIVES), got.window)
+        outcome = Outcome(rng.randint(0, 900), rng.choice([0, 600, 2500]), rng.random() < 0.5, rng.random(), True)
+        for s in (store, reference):
+            await s.settle(ACCOUNT, limits, got, 10, now, outcome, HALF_LIVES)
+    got_state, want_state = await store.detection(ACCOUNT), await reference.detection(ACCOUNT)
+    assert got_state is not None and want_state is not None
+    assert got_state.ring == want_state.ring and got_state.gaps == want_state.gaps
+    assert got_state.short == pytest.approx(want_state.short, rel=1e-9, abs=1e-12)
+    assert got_state.risk == pytest.approx(want_state.risk) and got_state.risk > 0
+    # An hour later the counters and the risk have decayed, as the detector would see them.
+    later = window_now(got_state, now + 3600, *HALF_LIVES)
+    assert later.risk == pytest.approx(got_state.risk * 2 ** (-3600 / HALF_LIVES[1]))
+    assert later.c("n") == pytest.approx(got_state.short[0] * 2 ** (-3600 / HALF_LIVES[0]))
+
+
+def assert_same_window(got: Window, want: Window) -> None:
+    for name in Window.__dataclass_fields__:
+        g, w = getattr(got, name), getattr(want, name)
+        if isinstance(w, tuple):
+            assert g == pytest.approx(w, rel=1e-9, abs=1e-12), name
+        elif isinstance(w, float):
+            assert g == pytest.approx(w, rel=1e-9, abs=1e-12), name
+        else:
+            assert g == w, name
+
+
+async def test_unblock_forgets_detection_and_keeps_budgets(store: Store) -> None:
+    limits = Limits(requests_per_minute=3)
+    obs = Observation(flags=FLAVORED | COT, query=1, skeleton=2, topic=3, lang=0, bias=0, seed=0,
+                      system=0, template=0, suffix=0, infra=0)
+    for i in range(3):
+        a = await store.admit(ACCOUNT, limits, 100, NOON + i, f"l{i}", obs)
+        await store.settle(ACCOUNT, limits, a, 100, NOON + i, Outcome(10, 900, True, 0.9), HALF_LIVES)
+    before = await store.usage(ACCOUNT, limits, NOON + 3)
+    assert (await store.detection(ACCOUNT)) is not None
+    await store.unblock(ACCOUNT)
+    assert await store.detection(ACCOUNT) is None
+    assert await store.usage(ACCOUNT, limits, NOON + 3) == before  # budgets untouched
+    assert not (await store.admit(ACCOUNT, limits, 100, NOON + 3, "refused", obs)).allowed  # rpm still spent
+    fresh = await store.admit(ACCOUNT, limits, 100, NOON + 30, "fresh", obs)
+    assert fresh.allowed and fresh.window is not None
+    assert fresh.window.ring == 0 and fresh.window.risk == 0.0 and fresh.window.c("n") == 1.0
+    await store.unblock("never-seen")  # a no-op, not an error
+
+
+async def test_reset_forgets_budgets_and_detection(store: Store) -> None:
+    limits = Limits(requests_per_minute=2, tokens_per_day=1000, concurrency=5)
+    obs = Observation(flags=COT, query=1, skeleton=2, topic=3, lang=0, bias=0, seed=0,
+                      system=0, template=0, suffix=0, infra=0)
+    await store.admit(ACCOUNT, limits, 400, NOON, "a", obs)
+    in_flight = await store.admit(ACCOUNT, limits, 400, NOON, "b", obs)
+    assert not (await store.admit(ACCOUNT, limits, 1, NOON, "c")).allowed
+    await store.reset(ACCOUNT, NOON)
+    assert await store.detection(ACCOUNT) is None
+    usage = await store.usage(ACCOUNT, limits, NOON)
+    assert usage["tokens_today"] == 0 and usage["in_flight"] == 0 and usage["requests_remaining"] == 2
+    again = await store.admit(ACCOUNT, limits, 900, NOON, "d", obs)
+    assert again.allowed and again.window is not None and again.window.ring == 0
+    # A request admitted before the reset settles to nothing: the fresh budgets stay as they are.
+    await store.settle(ACCOUNT, limits, in_flight, 50, NOON + 1, Outcome(10, 40, False, 0.9), HALF_LIVES)
+    assert (await store.usage(ACCOUNT, limits, NOON + 1))["tokens_today"] == 900
+
+
+async def test_runtime_allowlist_with_expiry(store: Store) -> None:
+    assert await store.overrides(NOON) == {}
+    await store.allowlist("forever", None)
+    await store.allowlist("for-a-while", NOON + 10)
+    assert await store.overrides(NOON) == {"forever": None, "for-a-while": NOON + 10}
+    assert await store.overrides(NOON + 10) == {"forever": None}  # expired: left out, and dropped
+    assert await store.overrides(NOON) == {"forever": None}
+    await store.allowlist("forever", NOON + 99)  # allowlisting again replaces the expiry
+    assert await store.overrides(NOON) == {"forever": NOON + 99}
+    assert await store.unallowlist("forever") is True
+    assert await store.unallowlist("forever") is False
+    assert await store.overrides(NOON) == {}
 
 
 # ---- Redis only ---------------------------------------------------------------------
@@ -612,6 +706,15 @@ async def test_an_observed_admission_is_one_round_trip(
         writes += 1
         await send(self, *args, **kwargs)
 
+    from proxy.store.lane import Lane
+
+    execute = Lane.execute
+
+    async def counted_lane(self: Lane, commands: list[tuple[Any, ...]]) -> list[Any]:
+        nonlocal writes
+        writes += 1  # one execute, one write (the standalone request path's script calls)
+        return await execute(self, commands)
+
     async def count(call: Awaitable[T]) -> tuple[T, int, dict[str, int]]:
         """The call's result, its writes to a socket (round trips) and its script calls."""
         nonlocal writes
@@ -619,6 +722,7 @@ async def test_an_observed_admission_is_one_round_trip(
         writes = 0
         with monkeypatch.context() as m:
             m.setattr(AbstractConnection, "send_packed_command", counted)
+            m.setattr(Lane, "execute", counted_lane)
             result = await call
         after = await _command_calls(redis_backend)
         return result, writes, {k: after[k] - before[k] for k in after}
@@ -682,6 +786,23 @@ def _fresh(script: _Script) -> _Script:
     """The same script under a new sha1: never cached, so its first EVALSHA answers NOSCRIPT."""
     body = script.body + f"\n-- {uuid.uuid4().hex}\n".encode()
     return _Script(body=body, sha=hashlib.sha1(body).hexdigest())  # noqa: S324
+
+
+async def test_reset_and_unblock_touch_only_that_accounts_keys(redis_backend: Backend) -> None:
+    limits = Limits(requests_per_minute=100, concurrency=5)
+    for account in (ACCOUNT, "other"):
+        await redis_backend.store.admit(account, limits, 10, NOON, lease(), fingerprinted(1))
+    before = set(await _keys(redis_backend))
+    mine = {k for k in before if b"{a:acct}" in k}
+    assert {k.rsplit(b":", 1)[-1] for k in mine} >= {b"det", b"ring", b"gcra", b"lease"}
+    await redis_backend.store.unblock(ACCOUNT)
+    assert set(await _keys(redis_backend)) == before - {k for k in mine if k.endswith((b":det", b":ring"))}
+    await redis_backend.store.reset(ACCOUNT, NOON)
+    assert set(await _keys(redis_backend)) == before - mine  # the other account and the campaigns untouched
+    await redis_backend.store.allowlist(ACCOUNT, None)
+    key = redis_backend.prefix.encode() + b"{overrides}"
+    assert key in set(await _keys(redis_backend))  # one hash, its own slot, shared by every replica
+    assert await redis_backend.store.unallowlist(ACCOUNT)
 
 
 async def test_one_accounts_keys_share_one_cluster_slot(redis_backend: Backend) -> None:

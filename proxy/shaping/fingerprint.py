@@ -2,10 +2,14 @@
 
 What it does. The text is scanned for *slots*: places where one of the
 lexicon's interchangeable renderings appears ("do not" / "don't" / "don’t",
-"toward" / "towards", "For example," / "For instance,", "colour" / "color", an
-em dash set tight or spaced, a straight or curly apostrophe). At each slot a
-keyed hash of (account key, previous word, slot kind) picks the variant this
-account's texts use there, and the marker writes that variant. Nothing else
+"toward" / "towards", "For example," / "For instance,", "colour" / "color", a
+dash between words as "—", " — ", " – ", " - " or " -- ", a straight or curly
+apostrophe, one or two spaces after a sentence or a colon, a capital or not
+after a colon). At each slot a keyed hash of (account key, context, slot kind)
+picks the variant this account's texts use there, and the marker writes that
+variant. The context is the previous word; for spacing and dashes, the words on
+both sides (sentence ends repeat far more than the pairs around them, and every
+distinct context is one more independent choice). Nothing else
 changes: no word is added or dropped, meaning and register stay (a contraction
 is the largest shift), code spans, URLs, identifiers and JSON are left alone.
 
@@ -17,9 +21,9 @@ makes the pick a random function of the context; repeated pairs are counted
 once so habits cannot stack. The score is the matched information (log2 k per
 matched slot) and its p-value is exact (the null distribution of a sum of
 independent weighted Bernoullis). A text marked for the account matches every
-slot. Conditioning on the previous word only keeps the rule simple enough for a
-model trained on marked text to pick it up, which is what lets the mark be
-found in a distilled model's outputs, not just in copies of the text.
+slot. Conditioning on one or two neighbouring words only keeps the rule simple
+enough for a model trained on marked text to pick it up, which is what lets the
+mark be found in a distilled model's outputs, not just in copies of the text.
 
 Streaming. ``TextMarker.feed`` takes text in arbitrary pieces and returns the
 marked text it can already decide: it holds back the last whitespace-separated
@@ -29,12 +33,14 @@ split of a text gives exactly ``fingerprint_text`` of the whole text.
 
 Cost in quality (``bench/fingerprint.py``, ~300-token samples): 2.8-4.2% of the words are
 replaced by their variant (a contraction, a synonym in a safe frame, a US/UK spelling, a
-compound written open or closed) and about 2.5 punctuation or spacing marks per 100 words
-change (apostrophe and quote style, em-dash spacing, one or two spaces between sentences,
-an optional comma). Spelling may mix US and UK forms; register moves slightly (contractions).
-Attribution needs about 17 bits (100 accounts, alpha 0.001): ~300 tokens of assistant-style
-prose, ~600 of technical prose. Normalising spacing and punctuation removes about half the
-bits; the lexical half alone attributes reliably from ~2,400 tokens.
+compound written open or closed) and 3.2-4.0 punctuation or spacing marks per 100 words
+change (apostrophe and quote style, dash style, one or two spaces after a sentence or a
+colon, the case after a colon, an optional comma). Spelling may mix US and UK forms and dash
+styles; register moves slightly (contractions). Attribution needs about 17 bits (100
+accounts, alpha 0.001): at ~300 tokens 99.9% of assistant-style samples and 91-94% of
+held-out technical prose are attributed; from ~600 tokens all of them. Normalising spacing
+and punctuation removes most of the bits; the lexical part alone attributes reliably from
+~2,400 tokens.
 """
 
 from __future__ import annotations
@@ -73,6 +79,17 @@ _OPEN_QUOTES: Final = ('"', "“")
 _CLOSE_QUOTES: Final = ('"', "”")
 _STRONG_STYLES: Final = ("**", "__")
 INLINE_MAX: Final = 40
+# A dash between words, tight or spaced, in five renderings: em dash, spaced em dash, spaced
+# en dash (the British habit), spaced hyphen or double hyphen (plain-text habits). All read as
+# the same break.
+_DASHES: Final = ("—", " — ", " – ", " - ", " -- ")
+_CLOSERS: Final = frozenset({")", "]", '"', "”", "’"})
+# Words that may follow a colon capitalised or not: function words, never names.
+_AFTER_COLON: Final = frozenset(
+    "the a an this that these those it its if when in for you we they there each all some most no on at by with as"
+    .split()
+)
+_OPENERS: Final = frozenset({"(", "[", '"', "“", "*"})  # what may start a sentence besides a word
 _CLAUSE_PUNCT: Final = frozenset({",", ";", ":", "—", "(", "-", "–"})
 
 # --------------------------------------------------------------------------------------
@@ -296,25 +313,52 @@ class TextMarker:
                 return end
             if t.kind == WORD and ("'" in t.text or "’" in t.text) and self._plain_word(t.text):
                 return self._apostrophe(t, i, out)
-        elif t.kind == WS and t.text in (" ", "  ") and self._last == PUNCT and self._last_text in ".!?":
-            # One or two spaces between sentences: invisible once rendered, a typewriter habit in
-            # plain text. The weakest part of the mark (whitespace normalisation removes it).
+            if t.kind == WORD and self._sig == ":" and self._last == WS and t.text.lower() in _AFTER_COLON:
+                return self._colon_case(t, i, out)
+        elif t.kind == WS and t.text in (" ", "  ") and self._last == PUNCT and self._last_text in ".!?:":
+            # One or two spaces between sentences (and after a colon, the older typewriter rule):
+            # invisible once rendered, a typewriter habit in plain text. The weakest part of the
+            # mark (whitespace normalisation removes it).
             nxt = tok(i + 1)
-            if nxt is not None and (nxt.kind == NUM or (nxt.kind == WORD and nxt.text[0].isupper())):
-                self._mark_slot("  ", (" ", "  "), len(t.text) - 1, out)
+            colon = self._last_text == ":"
+            if nxt is not None and (
+                nxt.kind in (NUM, TICK, STRONG)
+                or (nxt.kind == WORD and (nxt.text[0].isupper() or colon))
+                or (nxt.kind == PUNCT and nxt.text in _OPENERS)
+            ):
+                # Keyed by the words on both sides: sentence ends repeat ("... by default.") far
+                # more than the pairs of words around them, and each distinct pair is one more bit.
+                after = _next_canon(i + 1, tok) if nxt.kind == WORD else f"#{nxt.kind}"
+                context = f"{self._prev}\x1e{after}"
+                self._mark_slot(":  " if colon else "  ", (" ", "  "), len(t.text) - 1, out, context)
                 self._set_last(WS, " ")
                 return i + 1
-        if t.kind == WS and t.text == " " and self._last in (WORD, NUM, PUNCT):
-            # A spaced em dash: " — " between words.
-            d, s2, nxt = tok(i + 1), tok(i + 2), tok(i + 3)
-            if d is not None and d.kind == DASH and s2 is not None and s2.text == " " and _wordlike(nxt):
-                self._mark_slot("—", ("—", " — "), 1, out)
+        if t.kind == WS and t.text == " " and self._dash_before():
+            # A spaced dash between words: " — ", " – ", " - " or " -- " (the plain-text habits).
+            d, style, width = tok(i + 1), 0, 1
+            if d is not None and d.text == "-":
+                d2 = tok(i + 2)
+                if d2 is not None and d2.text == "-" and d2.kind == PUNCT:
+                    style, width = 4, 2
+            style = style or _spaced_dash(d)
+            s2, nxt = tok(i + 1 + width), tok(i + 2 + width)
+            if style and s2 is not None and s2.text == " " and nxt is not None and nxt.kind == WORD:
+                # Keyed by the words on both sides, as sentence spacing is (see there).
+                context = f"{self._prev}\x1e{_next_canon(i + 2 + width, tok)}"
+                if self._last not in (WORD, NUM):
+                    # After an identifier or a bracket ("parse() -- it"), a tight dash would join the
+                    # identifier's run and make it opaque: spaced forms only.
+                    self._mark_slot("—o", _DASHES[1:], style - 1, out, context)
+                else:
+                    self._mark_slot("—", _DASHES, style, out, context)
                 self._set_last(PUNCT, "—")
-                return i + 3
-        if t.kind == DASH and self._last in (WORD, NUM, PUNCT) and _wordlike(tok(i + 1)):
-            self._mark_slot("—", ("—", " — "), 0, out)
-            self._set_last(PUNCT, "—")
-            return i + 1
+                return i + 2 + width
+        if t.kind == DASH and self._last in (WORD, NUM):
+            nxt = tok(i + 1)
+            if nxt is not None and nxt.kind == WORD:
+                self._mark_slot("—", _DASHES, 0, out, f"{self._prev}\x1e{_next_canon(i + 1, tok)}")
+                self._set_last(PUNCT, "—")
+                return i + 1
         elif t.kind == ELLIPSIS:
             self._mark_slot("…", ("...", "…"), 0 if t.text == "..." else 1, out)
             self._at_start = True
@@ -420,14 +464,15 @@ class TextMarker:
             return word not in g.next_not
         return True
 
-    def _pick(self, gid: str, k: int, observed: int) -> int:
-        self.slots.append(Slot(self._prev, gid, k, observed))
+    def _pick(self, gid: str, k: int, observed: int, context: str | None = None) -> int:
+        prev = self._prev if context is None else context
+        self.slots.append(Slot(prev, gid, k, observed))
         if self._akey is None:
             return observed
-        key = (self._prev, gid)
+        key = (prev, gid)
         chosen = self._cache.get(key)
         if chosen is None:
-            chosen = self._cache[key] = _pick(self._akey, self._prev, gid, k)
+            chosen = self._cache[key] = _pick(self._akey, prev, gid, k)
         return chosen
 
     def _word_slot(self, g: Group, observed: int, out: list[str], capital: bool) -> None:
@@ -448,10 +493,29 @@ class TextMarker:
             form = "I" + form[1:]
         out.append(form)
 
-    def _mark_slot(self, gid: str, forms: tuple[str, str], observed: int, out: list[str]) -> None:
-        chosen = self._pick(gid, 2, observed)
+    def _dash_before(self) -> bool:
+        """What may precede a dash slot: a word or number, or a closing bracket or quote."""
+        return self._last in (WORD, NUM, OPAQUE) or (self._last == PUNCT and self._last_text in _CLOSERS)
+
+    def _mark_slot(
+        self, gid: str, forms: tuple[str, ...], observed: int, out: list[str], context: str | None = None
+    ) -> None:
+        chosen = self._pick(gid, len(forms), observed, context)
         self.changed_marks += chosen != observed
         out.append(forms[chosen])
+
+    def _colon_case(self, t: Token, i: int, out: list[str]) -> int:
+        # After a colon, a clause may start with a capital or not (APA / Chicago): only for
+        # function words, which are never names.
+        lower = t.text.lower()
+        if t.text not in (lower, lower.capitalize()):
+            self._emit(t, out)
+            return i + 1
+        observed = int(t.text != lower)
+        chosen = self._pick(":Aa", 2, observed)
+        self.changed_marks += chosen != observed
+        self._emit(Token(WORD, lower.capitalize() if chosen else lower, t.start, t.end), out)
+        return i + 1
 
     def _apostrophe(self, t: Token, i: int, out: list[str]) -> int:
         word = canon(t.text)
@@ -529,6 +593,15 @@ def _json_start(buf: str, final: bool) -> _Mode | None:
     if not final and (not body or (body[0] in "tfn" and len(body) < 6)):
         return None
     return "prose"
+
+
+def _spaced_dash(t: Token | None) -> int:
+    """The index in ``_DASHES`` of a dash token written spaced; 0 when it is not one."""
+    if t is None:
+        return 0
+    if t.kind == DASH:
+        return 1
+    return {"–": 2, "-": 3}.get(t.text, 0) if t.kind == PUNCT else 0
 
 
 def _wordlike(t: Token | None) -> bool:

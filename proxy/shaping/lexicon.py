@@ -294,6 +294,20 @@ right after/just after/immediately after | word
 right before/just before/immediately before | word
 simple/straightforward | prev=@BE,quite,fairly,pretty,relatively,remarkably,surprisingly,really,so,too; next!=enough,as,to,for
 imagine/picture | word; start; next!=that,if,how,what,why,it,you,being,having
+# Technical prose: the verbs of API documentation, with an object after them.
+call/invoke | word; prev=@MODAL; next=@DET
+calls/invokes | word; prev!=@DET; next=@DET
+calling/invoking | word; prev!=@DET; next=@DET
+modify/change | word; prev=@MODAL; next=@DET
+modifies/changes | word; prev!=@DET; next=@DET
+modifying/changing | word; prev!=@DET; next=@DET
+remove/delete | word; prev=@MODAL; next=@DET
+removes/deletes | word; prev!=@DET; next=@DET
+removing/deleting | word; prev!=@DET; next=@DET
+retrieve/fetch | word; prev=@MODAL; next=@DET
+retrieves/fetches | word; prev!=@DET; next=@DET
+retrieving/fetching | word; prev!=@DET; next=@DET
+contains/includes | word; prev!=@DET; next=@DET
 
 # Small counts: digits or words ("3 files" / "three files")
 two/2 | notstart; spaced; plain; word; lower; prev!=@NUMPREV,the,a,an; next!=@UNITS,of,or,and,to,more,times,point

@@ -30,7 +30,7 @@
 --          then one wait per limit in LIMIT_ORDER: concurrency, requests/min,
 --          tokens/min, tokens/day, tokens/month (false: that limit passed)},
 -- and when admitted with an observation, appended: the N short and M long
--- counters, ring, same_query, same_skeleton, distinct_skeletons,
+-- counters, ring, same_query, same_skeleton, recurring_templates,
 -- distinct_topics, distinct_langs, biased, distinct_bias, seed_sweep,
 -- gap_mean, gap_var, gaps, active_hours, risk, risk_t (the stored risk and
 -- its time: Python decays it).
@@ -241,28 +241,37 @@ end
 -- so hashes and seeds of any size compare exactly.
 local query, skeleton, topic, lang, bias, seed = split(ARGV[19])
 local same_query, same_skeleton, biased, seed_sweep = 0, 0, 0, 0
-local skeletons, topics, langs, biases = {[skeleton] = true}, {[topic] = true}, {[lang] = true}, {}
-local n_skeletons, n_topics, n_langs, n_biases = 1, 1, 1, 0
+local topics, langs, biases = {[topic] = true}, {[lang] = true}, {}
+local n_topics, n_langs, n_biases = 1, 1, 0
 if bias ~= '0' then
   biases[bias] = true
   n_biases = 1
 end
+-- A skeleton is a template's opening (high 16 bits) and closing (low 16 bits), 0 where
+-- there is none: requests of one template share at least one (proxy/text.py same_template).
+local sk = tonumber(skeleton)
+local sk_open, sk_close = math.floor(sk / 65536), sk % 65536
+-- Recurring templates: requests whose opening or closing another remembered request shares.
+local open_n, close_n = {[sk_open] = 1}, {[sk_close] = 1}
+local ends = {}
 local ring = redis.call('LRANGE', KEYS[6], 0, -1)
 for _, entry in ipairs(ring) do
   local q, s, tp, l, b, sd = split(entry)
+  local sn = tonumber(s)
   if q == query then
     same_query = same_query + 1
     if sd ~= '0' and seed ~= '0' and sd ~= seed then
       seed_sweep = seed_sweep + 1
     end
   end
-  if s == skeleton then
+  if (sk_open ~= 0 and math.floor(sn / 65536) == sk_open) or (sk_close ~= 0 and sn % 65536 == sk_close) then
     same_skeleton = same_skeleton + 1
   end
-  if not skeletons[s] then
-    skeletons[s] = true
-    n_skeletons = n_skeletons + 1
-  end
+  local so, sc = math.floor(sn / 65536), sn % 65536
+  open_n[so] = (open_n[so] or 0) + 1
+  close_n[sc] = (close_n[sc] or 0) + 1
+  ends[#ends + 1] = so
+  ends[#ends + 1] = sc
   if not topics[tp] then
     topics[tp] = true
     n_topics = n_topics + 1
@@ -277,6 +286,14 @@ for _, entry in ipairs(ring) do
       biases[b] = true
       n_biases = n_biases + 1
     end
+  end
+end
+-- A zero half is no template end (too short, or code): it never recurs.
+open_n[0], close_n[0] = 0, 0
+local recurring = (open_n[sk_open] > 1 or close_n[sk_close] > 1) and 1 or 0
+for i = 1, #ends, 2 do
+  if open_n[ends[i]] > 1 or close_n[ends[i + 1]] > 1 then
+    recurring = recurring + 1
   end
 end
 redis.call('RPUSH', KEYS[6], ARGV[19])
@@ -323,7 +340,7 @@ redis.call('HSET', KEYS[5], 't', fmt(t), 'last', fmt(last), 'gap_mean', fmt(gap_
            'hours', table.concat(hours_s, ' '))
 redis.call('PEXPIRE', KEYS[5], det_ttl)
 
-local stats = {#ring, same_query, same_skeleton, n_skeletons, n_topics, n_langs,
+local stats = {#ring, same_query, same_skeleton, recurring, n_topics, n_langs,
                biased + ((bias ~= '0') and 1 or 0), n_biases, seed_sweep,
                fmt(gap_mean), fmt(gap_var), gaps, active, risk, risk_t}
 for _, v in ipairs(stats) do

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from proxy.config import Limits
 from proxy.detect import HALF_LIVES, Observation, Outcome
 from proxy.limits import LIMIT_ORDER, Admission, Calendar, remaining
+from proxy.windows import DetectionState
 
 
 class StoreUnavailable(Exception):
@@ -53,6 +54,26 @@ class Store(Protocol):
 
     async def usage(self, account: str, limits: Limits, now: float) -> dict[str, Any]:
         """The account's budget state, for the admin API and tests."""
+
+    async def detection(self, account: str) -> DetectionState | None:
+        """The account's detection state as stored (read-only, for the admin API); None if never observed."""
+
+    async def reset(self, account: str, now: float) -> None:
+        """Forget the account's budgets (rates, quotas, leases) and detection state: a fresh start.
+
+        Requests in flight then settle to nothing (their leases are gone)."""
+
+    async def unblock(self, account: str) -> None:
+        """Forget the account's detection state and risk, keep its budgets: the next request is judged afresh."""
+
+    async def allowlist(self, account: str, until: float | None) -> None:
+        """Put the account on the runtime allowlist shared by every replica (until ``until``; None: for good)."""
+
+    async def unallowlist(self, account: str) -> bool:
+        """Take the account off the runtime allowlist; False if it was not on it."""
+
+    async def overrides(self, now: float) -> dict[str, float | None]:
+        """The runtime allowlist as of ``now``: account -> expiry (None: none). Expired entries are left out."""
 
     async def ping(self) -> None:
         """Raise if the store cannot serve."""

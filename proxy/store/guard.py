@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from proxy.config import FailurePolicy, Limits
 from proxy.detect import HALF_LIVES, Observation, Outcome
-from proxy.limits import Admission
+from proxy.limits import Admission, Calendar
 from proxy.store.base import Store, StoreUnavailable
 from proxy.store.memory import MemoryStore
+from proxy.windows import DetectionState
 
 if TYPE_CHECKING:
     from proxy.metrics import Metrics
@@ -29,6 +30,48 @@ if TYPE_CHECKING:
 log = logging.getLogger("sluice.store")
 
 PENDING_SETTLEMENTS = 100_000  # bounded: an endless outage must not exhaust memory
+# After its timeout, a store call gets this many more turns of the event loop before it expires
+# (see _Deadline), each at least ROUND long.
+GRACE_ROUNDS = 3
+ROUND = 0.001
+
+
+def longest_wait(timeout: float) -> float:
+    """A backstop for the client library's own socket timeouts, far behind FailSafeStore's deadline:
+    those count the proxy's queue as the store's time, so they must not fire first."""
+    return max(timeout * 20, 1.0)
+
+
+class _Deadline:
+    """A store call's timeout, counted in the store's time rather than in the proxy's own queue.
+
+    Under saturation one turn of the event loop can take longer than ``store.timeout_ms``: Redis
+    has answered, but the reply sits unread in the socket (or its callbacks in the ready queue)
+    behind other requests' work, and a plain timeout, whose timer runs before that I/O is read,
+    blames the store: the breaker opens and a busy proxy goes onto its local fail-open limits. So
+    when the timeout has passed, the call is given GRACE_ROUNDS more turns of the loop (a reply
+    that had arrived is read and handed over in two) and expires only if still nothing came.
+    On an idle loop that adds about GRACE_ROUNDS milliseconds to a real timeout.
+    """
+
+    __slots__ = ("_handle", "_loop", "_rounds", "_scope")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, scope: asyncio.Timeout, timeout: float) -> None:
+        self._loop = loop
+        self._scope = scope
+        self._rounds = 0
+        self._handle = loop.call_later(timeout, self._check)
+
+    def _check(self) -> None:
+        if self._rounds < GRACE_ROUNDS:
+            # A timer, not call_soon: it fires on the next turn, after that turn has polled the sockets.
+            self._rounds += 1
+            self._handle = self._loop.call_later(ROUND, self._check)
+            return
+        self._scope.reschedule(self._loop.time())  # expire: the awaiting call raises TimeoutError
+
+    def cancel(self) -> None:
+        self._handle.cancel()
 
 
 class CircuitBreaker:
@@ -79,6 +122,15 @@ class _Settlement:
     half_lives: tuple[float, float]
 
 
+def _void(
+    account: str, limits: Limits, cost: int, now: float, lease: str, half_lives: tuple[float, float]
+) -> _Settlement:
+    """The settlement that undoes an admission whose answer never came back (actual cost 0)."""
+    cal = Calendar.at(now)
+    admission = Admission(allowed=True, reserved=cost, lease=lease, day=cal.day, month=cal.month)
+    return _Settlement(account, limits, admission, 0, now, None, half_lives)
+
+
 def share_of(limits: Limits, replicas: int) -> Limits:
     """One replica's share of every limit, for local enforcement during an outage."""
     if replicas <= 1:
@@ -120,6 +172,7 @@ class FailSafeStore:
         self.pending: deque[_Settlement] = deque(maxlen=PENDING_SETTLEMENTS)
         self._flush: asyncio.Task[None] | None = None
         self._degraded_logged = False
+        self._in_process = isinstance(primary, MemoryStore)
 
     # ---- health bookkeeping ---------------------------------------------
 
@@ -143,9 +196,15 @@ class FailSafeStore:
             log.warning("store unavailable", extra={"store": self.name, "error": exc.__class__.__name__, "op": op})
 
     async def _call(self, op: str, coro: Any) -> Any:
+        if self._in_process:  # the memory store never waits on anything: no timer, nothing to fail
+            return await coro
         try:
-            async with asyncio.timeout(self.timeout):
-                result = await coro
+            async with asyncio.timeout(None) as scope:
+                deadline = _Deadline(asyncio.get_running_loop(), scope, self.timeout)
+                try:
+                    result = await coro
+                finally:
+                    deadline.cancel()
         except (StoreUnavailable, TimeoutError, OSError) as exc:
             self._failed(op, exc)
             raise StoreUnavailable(op) from exc
@@ -171,7 +230,11 @@ class FailSafeStore:
                     "admit", self.primary.admit(account, limits, cost, now, lease, observation, half_lives)
                 )
             except StoreUnavailable:
-                pass
+                # The script may still run after we stopped waiting (a reply that timed out, a paused
+                # server that resumes): its reservation and lease would then stand with nobody to settle
+                # them, charging a request that was refused or served on the local share. Settling that
+                # lease for nothing once the store is back refunds it; if it never ran, that is a no-op.
+                self.pending.append(_void(account, limits, cost, now, lease, half_lives))
         # Breaker open or call failed: the store is skipped without waiting on it.
         if policy == "closed":
             raise StoreUnavailable("admit")
@@ -216,8 +279,12 @@ class FailSafeStore:
         while self.pending:
             item = self.pending.popleft()
             try:
-                async with asyncio.timeout(self.timeout):
-                    await self._settle_primary(item)
+                async with asyncio.timeout(None) as scope:
+                    deadline = _Deadline(asyncio.get_running_loop(), scope, self.timeout)
+                    try:
+                        await self._settle_primary(item)
+                    finally:
+                        deadline.cancel()
             except (StoreUnavailable, TimeoutError, OSError) as exc:
                 self.pending.appendleft(item)
                 self._failed("settle", exc)
@@ -225,6 +292,34 @@ class FailSafeStore:
 
     async def usage(self, account: str, limits: Limits, now: float) -> dict[str, Any]:
         return await self._call("usage", self.primary.usage(account, limits, now))
+
+    # ---- operator controls (the admin API; never on the request path) ------------
+
+    async def detection(self, account: str) -> DetectionState | None:
+        return await self._call("detection", self.primary.detection(account))
+
+    async def reset(self, account: str, now: float) -> None:
+        # The local fallback too: what it enforced during an outage is forgotten as well.
+        self.fallback.reset_now(account)
+        await self._call("reset", self.primary.reset(account, now))
+
+    async def unblock(self, account: str) -> None:
+        self.fallback.unblock_now(account)
+        await self._call("unblock", self.primary.unblock(account))
+
+    async def allowlist(self, account: str, until: float | None) -> None:
+        await self._call("allowlist", self.primary.allowlist(account, until))
+
+    async def unallowlist(self, account: str) -> bool:
+        return bool(await self._call("unallowlist", self.primary.unallowlist(account)))
+
+    async def overrides(self, now: float) -> dict[str, float | None]:
+        # Polled every second by each replica: while the breaker is open it waits for the
+        # request path's probe rather than hammering a store that is down.
+        if self.breaker.is_open:
+            raise StoreUnavailable("overrides")
+        result: dict[str, float | None] = await self._call("overrides", self.primary.overrides(now))
+        return result
 
     async def ping(self) -> None:
         await self._call("ping", self.primary.ping())

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from proxy.detect import FLAVORED, HALF_LIVES, Campaign, Observation, Outcome
-from proxy.windows import AccountWindow, FingerprintWindow, campaign_of
+from proxy.windows import AccountWindow, DetectionState, FingerprintWindow, campaign_of, state_of
 
 from proxy.config import Limits
 from proxy.limits import (
@@ -57,6 +57,8 @@ class MemoryStore:
         self._max_accounts = max_accounts
         self._lease_ttl = lease_ttl
         self._fingerprints: OrderedDict[tuple[str, int], FingerprintWindow] = OrderedDict()
+        # The runtime allowlist: account -> expiry (None: none). Set by operators, so small.
+        self._allowed: dict[str, float | None] = {}
 
     def __len__(self) -> int:
         return len(self._accounts)
@@ -221,6 +223,35 @@ class MemoryStore:
 
     async def usage(self, account: str, limits: Limits, now: float) -> dict[str, Any]:
         return self.usage_now(account, limits, now)
+
+    async def detection(self, account: str) -> DetectionState | None:
+        b = self._accounts.get(account)
+        return None if b is None or b.window is None else state_of(b.window)
+
+    def reset_now(self, account: str) -> None:
+        self._accounts.pop(account, None)
+
+    def unblock_now(self, account: str) -> None:
+        b = self._accounts.get(account)
+        if b is not None:
+            b.window = None
+
+    async def reset(self, account: str, now: float) -> None:
+        self.reset_now(account)
+
+    async def unblock(self, account: str) -> None:
+        self.unblock_now(account)
+
+    async def allowlist(self, account: str, until: float | None) -> None:
+        self._allowed[account] = until
+
+    async def unallowlist(self, account: str) -> bool:
+        return self._allowed.pop(account, False) is not False
+
+    async def overrides(self, now: float) -> dict[str, float | None]:
+        for account in [a for a, until in self._allowed.items() if until is not None and until <= now]:
+            del self._allowed[account]
+        return dict(self._allowed)
 
     async def ping(self) -> None:
         return None

@@ -21,6 +21,14 @@ touch all of them):
 - ``sl:{a:A}:ring``           list: the last ``RING`` observations, each
   ``"query,skeleton,topic,lang,bias,seed"``
 
+and, shared by every replica (its own hash tag):
+
+- ``sl:{overrides}``          hash: the runtime allowlist, account -> expiry
+  (epoch seconds, "" for none). Set by operators through the admin API, read
+  by each replica's poller (never on the request path). The one key without a
+  TTL: an allowlisting without expiry is meant to last; expired entries are
+  dropped by the next read.
+
 and per campaign fingerprint (``kind`` is system, template, suffix or infra; each
 fingerprint has its own hash tag, so its own slot):
 
@@ -53,10 +61,13 @@ from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import (
+    AuthenticationError,
     ClusterError,
+    NoPermissionError,
     NoScriptError,
     OutOfMemoryError,
     ReadOnlyError,
@@ -64,13 +75,16 @@ from redis.exceptions import (
     TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import DataError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from proxy.config import Limits, StoreConfig
+from proxy.config import ConfigError, Limits, StoreConfig
 from proxy.detect import DAY, FLAVORED, HALF_LIVES, LONG_COUNTERS, RING, SHORT_COUNTERS, Observation, Outcome, Window
 from proxy.limits import CONCURRENCY_RETRY, LIMIT_ORDER, Admission, Calendar
 from proxy.store.base import StoreUnavailable, build_admission, usage_dict
-from proxy.windows import CAMPAIGN_ACCOUNTS, CAMPAIGN_HALF_LIFE, GAP_ALPHA, campaign_of
+from proxy.store.guard import longest_wait
+from proxy.store.lane import Lane
+from proxy.windows import CAMPAIGN_ACCOUNTS, CAMPAIGN_HALF_LIFE, GAP_ALPHA, DetectionState, campaign_of
 
 log = logging.getLogger("sluice.store")
 
@@ -98,6 +112,9 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     OutOfMemoryError,  # maxmemory reached with noeviction: writes refused
     OSError,
 )
+
+# Replies meaning "who you are is not allowed", whatever exception class redis-py maps them to.
+_AUTH_REPLIES = ("NOAUTH", "WRONGPASS", "NOPERM", "invalid username-password", "Authentication required")
 
 RedisClient = Redis | RedisCluster
 T = TypeVar("T")
@@ -167,13 +184,22 @@ class RedisStore:
         self._settle = _Script.load("settle.lua")
         self._campaign = _Script.load("campaign.lua")
         self._campaigns_failing = False  # logged once per run of failures
+        # The request path's script calls bypass redis-py on a standalone server (store/lane.py);
+        # a cluster routes by slot, so it stays on redis-py's cluster client.
+        self._lane: Lane | None = None
+        self._cluster = isinstance(client, RedisCluster)  # once: RedisCluster's isinstance check is slow
+        if isinstance(client, Redis):
+            pool = client.connection_pool
+            self._lane = Lane(pool, stale_after=pool.connection_kwargs.get("socket_timeout") or 5.0)
 
     @classmethod
     def from_config(cls, config: StoreConfig, *, prefix: str = DEFAULT_PREFIX) -> RedisStore:
         """A store on ``config.url`` (redis://, rediss://, unix://; credentials in the URL)."""
         if not config.url:
             raise ValueError("store.url is required for the redis backend")
-        timeout = config.timeout_ms / 1000.0
+        # The store timeout proper is FailSafeStore's (store/guard.py), which knows when the proxy's own
+        # loop lagged; redis-py's socket timeouts, which do not, are only a backstop behind it.
+        timeout = longest_wait(config.timeout_ms / 1000.0)
         options: dict[str, Any] = {
             "socket_timeout": timeout,
             "socket_connect_timeout": timeout,
@@ -182,11 +208,19 @@ class RedisStore:
             # The server's breaker and failure policy handle outages instead.
             "retry": Retry(NoBackoff(), 0),
         }
+        if config.url.startswith("rediss://"):
+            # The server's certificate is always verified (redis-py's default); these only say against what.
+            tls = {"ssl_ca_certs": config.tls_ca_file, "ssl_certfile": config.tls_cert_file,
+                   "ssl_keyfile": config.tls_key_file}
+            options.update({k: v for k, v in tls.items() if v is not None})
         client: RedisClient
         if config.cluster:
             client = RedisCluster.from_url(config.url, **options)
         else:
             client = Redis.from_url(config.url, **options)
+            pool = client.connection_pool  # connections are made lazily: swapping the class now covers all
+            if _hiredis_pack is not None and pool.connection_class in _C_PACKING:
+                pool.connection_class = _C_PACKING[pool.connection_class]
         return cls(client, lease_ttl=config.lease_ttl_s, prefix=prefix)
 
     def _keys(self, account: str, day: str, month: str) -> _Keys:
@@ -261,7 +295,7 @@ class RedisStore:
             return await self._call(admit), {}
         common = [repr(now), account, "1" if obs.flags & FLAVORED else "0", repr(CAMPAIGN_HALF_LIFE)]
         common += [str(CAMPAIGN_ACCOUNTS), repr(CAMPAIGN_TTL)]
-        if isinstance(self._client, RedisCluster):
+        if self._cluster:
             # The fingerprints are in other slots, likely on other nodes: no script
             # may read the admit's outcome there, so they follow it, if admitted.
             reply = await self._call(admit)
@@ -348,10 +382,93 @@ class RedisStore:
             now,
         )
 
+    async def detection(self, account: str) -> DetectionState | None:
+        keys = self._keys(account, "", "")
+
+        async def read() -> list[Any]:
+            await self._ready()
+            pipe = self._client.pipeline(transaction=False)  # one slot: one round trip
+            pipe.hmget(keys.det, list(_DET_FIELDS))
+            pipe.lrange(keys.ring, 0, -1)
+            return list(await pipe.execute())
+
+        fields, ring = await _guard(read)
+        return _detection_state(fields, ring)
+
+    async def reset(self, account: str, now: float) -> None:
+        cal = Calendar.at(now)
+        keys = self._keys(account, cal.day, cal.month)
+        await self._delete([keys.gcra, keys.day, keys.month, keys.lease, keys.det, keys.ring])
+
+    async def unblock(self, account: str) -> None:
+        keys = self._keys(account, "", "")
+        await self._delete([keys.det, keys.ring])
+
+    async def _delete(self, keys: list[str]) -> None:
+        async def delete() -> Any:
+            await self._ready()
+            # One account's keys share one slot: a single DEL, atomic on a cluster too.
+            return await self._client.execute_command("DEL", *keys)
+
+        await _guard(delete)
+
+    async def allowlist(self, account: str, until: float | None) -> None:
+        await self._run_command("HSET", self._overrides_key, account, "" if until is None else repr(float(until)))
+
+    async def unallowlist(self, account: str) -> bool:
+        return bool(await self._run_command("HDEL", self._overrides_key, account))
+
+    async def overrides(self, now: float) -> dict[str, float | None]:
+        raw = await self._run_command("HGETALL", self._overrides_key)
+        pairs = raw.items() if isinstance(raw, dict) else zip(raw[::2], raw[1::2], strict=True)
+        out: dict[str, float | None] = {}
+        expired = []
+        for field, value in pairs:
+            account = field.decode() if isinstance(field, bytes) else str(field)
+            until = float(value) if value not in (b"", "") else None
+            if until is not None and until <= now:
+                expired.append(account)
+            else:
+                out[account] = until
+        if expired:
+            await self._run_command("HDEL", self._overrides_key, *expired)
+        return out
+
+    @property
+    def _overrides_key(self) -> str:
+        return f"{self._prefix}{{overrides}}"
+
+    async def _run_command(self, *args: Any) -> Any:
+        async def call() -> Any:
+            await self._ready()
+            return await self._client.execute_command(*args)
+
+        return await _guard(call)
+
     async def ping(self) -> None:
         await _guard(self._client.ping)
 
+    async def verify(self) -> None:
+        """One PING at start-up: credentials Redis refuses are a config error, not an outage.
+
+        Left to the failure policy, a wrong password would look like Redis being
+        down forever (fail-open on local limits). An unreachable server is only
+        logged: it may come up after the proxy does.
+        """
+        try:
+            await self._client.ping()
+        except Exception as exc:  # noqa: BLE001 - classified below, re-raised if it is not ours
+            refused = _refused_credentials(exc)
+            if refused is not None:
+                # redis-py's messages name the problem, never the password; the URL is not repeated.
+                raise ConfigError("store.url", f"Redis refused the credentials: {refused}") from None
+            if not isinstance(exc, _UNAVAILABLE):
+                raise
+            log.warning("store unreachable at start-up", extra={"store": self.name, "error": type(exc).__name__})
+
     async def close(self) -> None:
+        if self._lane is not None:
+            await self._lane.close()
         await self._client.aclose()
 
     async def _ready(self) -> None:
@@ -363,7 +480,7 @@ class RedisStore:
         every connection, failing the others mid-flight. Discovering first, under
         redis-py's own lock, avoids that; once discovered this costs no round trip.
         """
-        if isinstance(self._client, RedisCluster):
+        if self._cluster:
             await self._client.initialize()
 
     async def _run(self, script: _Script, keys: Sequence[str], args: Sequence[str]) -> Any:
@@ -374,6 +491,13 @@ class RedisStore:
         return await _guard(call)
 
     async def _call(self, c: _Call) -> Any:
+        if self._lane is not None:
+            (reply,) = await self._lane.execute([("EVALSHA", c.script.sha, len(c.keys), *c.keys, *c.args)])
+            if isinstance(reply, NoScriptError):
+                (reply,) = await self._lane.execute([("EVAL", c.script.body, len(c.keys), *c.keys, *c.args)])
+            if isinstance(reply, BaseException):
+                raise reply
+            return reply
         try:
             return await self._client.evalsha(c.script.sha, len(c.keys), *c.keys, *c.args)
         except NoScriptError:
@@ -402,6 +526,12 @@ class RedisStore:
         return replies
 
     async def _send(self, calls: Sequence[_Call], *, sha: bool) -> list[Any]:
+        if self._lane is not None:
+            return await self._lane.execute([
+                ("EVALSHA", c.script.sha, len(c.keys), *c.keys, *c.args) if sha
+                else ("EVAL", c.script.body, len(c.keys), *c.keys, *c.args)
+                for c in calls
+            ])
         pipe = self._client.pipeline(transaction=False)
         for c in calls:
             # execute_command: redis-py's cluster pipeline blocks its evalsha() method
@@ -411,6 +541,46 @@ class RedisStore:
             else:
                 pipe.execute_command("EVAL", c.script.body, len(c.keys), *c.keys, *c.args)
         return list(await pipe.execute(raise_on_error=False))
+
+
+try:
+    from hiredis import pack_command as _hiredis_pack
+except ImportError:  # pragma: no cover - hiredis is a dependency; redis-py's own packer still works
+    _hiredis_pack = None
+
+
+class _CPacking:
+    """Commands packed by hiredis (C) instead of redis-py's asyncio packer (Python).
+
+    An admit carries ~100 script arguments (the observation's counters); packing
+    them in Python was a fifth of the proxy's CPU per request under load.
+    redis-py's sync client packs with hiredis already; its asyncio one does not.
+    """
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        if isinstance(args[0], str):  # "CONFIG GET": the server wants the words as arguments
+            args = (*args[0].encode().split(), *args[1:])
+        elif b" " in args[0]:
+            args = (*args[0].split(), *args[1:])
+        try:
+            return [_hiredis_pack(args)]  # type: ignore[misc]
+        except TypeError as exc:
+            raise DataError(str(exc)) from exc
+
+
+class _Conn(_CPacking, Connection):
+    pass
+
+
+class _SSLConn(_CPacking, SSLConnection):
+    pass
+
+
+class _UnixConn(_CPacking, UnixDomainSocketConnection):
+    pass
+
+
+_C_PACKING: dict[type, type] = {Connection: _Conn, SSLConnection: _SSLConn, UnixDomainSocketConnection: _UnixConn}
 
 
 def _limit(value: int | None) -> str:
@@ -448,7 +618,7 @@ def _window(reply: Sequence[Any], now: float, risk_half_life: float) -> Window:
         ring=int(ring),
         same_query=int(same_query),
         same_skeleton=int(same_skeleton),
-        distinct_skeletons=int(skeletons),
+        recurring_templates=int(skeletons),
         distinct_topics=int(topics),
         distinct_langs=int(langs),
         biased=int(biased),
@@ -460,6 +630,44 @@ def _window(reply: Sequence[Any], now: float, risk_half_life: float) -> Window:
         active_hours=int(active),
         risk=stored * math.exp2(-max(now - stored_t, 0.0) / risk_half_life) if stored else 0.0,
     )
+
+
+_DET_FIELDS = ("t", "short", "long", "last", "gap_mean", "gap_var", "gaps", "hours", "risk", "risk_t")
+
+
+def _detection_state(fields: Sequence[Any], ring: Sequence[bytes]) -> DetectionState | None:
+    """admit.lua's detection hash and ring, read back as the memory store keeps them."""
+    t, short, long, last, gap_mean, gap_var, gaps, hours, risk, risk_t = fields
+    if t is None:
+        return None
+
+    def vector(packed: bytes | None, n: int) -> tuple[float, ...]:
+        values = [float(x) for x in (packed or b"").split()]
+        return tuple(values + [0.0] * (n - len(values)))
+
+    return DetectionState(
+        t=float(t),
+        short=vector(short, len(SHORT_COUNTERS)),
+        long=vector(long, len(LONG_COUNTERS)),
+        ring=tuple(tuple(int(x) for x in entry.split(b",")) for entry in ring),
+        last=float(last or 0),
+        gap_mean=float(gap_mean or 0),
+        gap_var=float(gap_var or 0),
+        gaps=int(float(gaps or 0)),
+        hours=vector(hours, 24),
+        risk=float(risk or 0),
+        risk_t=float(risk_t or 0),
+    )
+
+
+def _refused_credentials(exc: BaseException | None) -> str | None:
+    """The server's reason if exc (or what caused it) is an authentication or ACL refusal."""
+    while exc is not None:
+        text = str(exc)
+        if isinstance(exc, (AuthenticationError, NoPermissionError)) or text.startswith(_AUTH_REPLIES):
+            return f"{type(exc).__name__}: {text}"
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 async def _guard(call: Callable[[], Awaitable[T]]) -> T:
