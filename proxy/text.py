@@ -172,12 +172,15 @@ def template_stats(earlier: Sequence[int], skeleton: int) -> tuple[int, int]:
     same = (opens.count(o) if o else 0) + (closes.count(c) if c else 0) - (earlier.count(skeleton) if o and c else 0)
     opens.append(o)
     closes.append(c)
-    open_n, close_n = Counter(opens), Counter(closes)
-    shared_opens = {k for k, n in open_n.items() if n > 1 and k}
-    shared_closes = {k for k, n in close_n.items() if n > 1 and k}
-    if not shared_opens and not shared_closes:
+    # A person rarely repeats an opening or a closing: settle that case with two set sizes.
+    open_zeros, close_zeros = opens.count(0), closes.count(0)
+    open_repeats = len(opens) - len(set(opens)) - max(open_zeros - 1, 0)
+    close_repeats = len(closes) - len(set(closes)) - max(close_zeros - 1, 0)
+    if not open_repeats and not close_repeats:
         return same, 0
-    return same, sum(1 for a, b in zip(opens, closes) if a in shared_opens or b in shared_closes)
+    open_n, close_n = Counter(opens), Counter(closes)
+    open_n[0] = close_n[0] = 0
+    return same, sum(1 for a, b in zip(opens, closes) if open_n[a] > 1 or close_n[b] > 1)
 
 
 def topic_hash(word_list: list[str]) -> int:
