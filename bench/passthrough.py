@@ -28,10 +28,13 @@ async def serve(port: int, upstream_url: str) -> None:
                                    headers=headers) as upstream:
             out = {k: v for k, v in upstream.headers.items() if k.lower() not in DROP}
             response = web.StreamResponse(status=upstream.status, headers=out)
-            await response.prepare(request)
-            while chunk := await upstream.content.readany():
-                await response.write(chunk)
-            await response.write_eof()
+            try:
+                await response.prepare(request)
+                while chunk := await upstream.content.readany():
+                    await response.write(chunk)
+                await response.write_eof()
+            except ConnectionResetError:  # the client left (wrk closing at the end of a run): nothing to answer
+                pass
             return response
 
     app = web.Application()
