@@ -69,8 +69,10 @@ def admin_app(sluice: Sluice) -> web.Application:
             problems["store"] = cause.__class__.__name__
         try:
             async with asyncio.timeout(READY_TIMEOUT):
-                async with sluice.upstream.session.get(sluice.upstream.base + "/v1/models") as response:
-                    if response.status >= 500:
+                probe = sluice.upstream.probe_headers()
+                async with sluice.upstream.session.get(sluice.upstream.base + "/v1/models", headers=probe) as response:
+                    # With Sluice's own credential, a refusal means every request would be refused too.
+                    if response.status >= 500 or (probe and response.status in (401, 403)):
                         problems["upstream"] = f"HTTP {response.status}"
         except (aiohttp.ClientError, TimeoutError, RuntimeError) as exc:
             problems["upstream"] = exc.__class__.__name__

@@ -76,6 +76,10 @@ _LIMIT_TEXT = {
 }
 
 
+# The longest SSE event relayed (a whole /v1/responses object in its completed event stays far below).
+MAX_SSE_EVENT = 8 * 1024 * 1024
+
+
 @dataclass(slots=True)
 class Exchange:
     """One admitted request, from admission to settlement."""
@@ -721,7 +725,13 @@ class Sluice:
                 out = tap.feed(chunk)
                 if out:
                     await response.write(out)
-            rest = tap.flush()
+                if tap.pending > MAX_SSE_EVENT:
+                    # An event that never ends would grow the buffer until the total timeout.
+                    self.metrics.upstream_errors.labels("bad_response").inc()
+                    failure = ("The upstream sent an unterminated or oversized event", "upstream_bad_response")
+                    break
+            # A cut-off event is not forwarded: the client could not parse it.
+            rest = b"" if failure is not None and failure[1] == "upstream_bad_response" else tap.flush()
             if failure is not None:
                 status = 504 if failure[1] == "upstream_timeout" else 502
                 rest += b"data: " + error_body(status, failure[0], failure[1]) + b"\n\n"

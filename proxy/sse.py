@@ -88,6 +88,11 @@ class StreamTap:
             del buf[:start]
         return bytes(out)
 
+    @property
+    def pending(self) -> int:
+        """Bytes of an event still waiting for its blank line."""
+        return len(self._buffer)
+
     def flush(self) -> bytes:
         """What is left when the upstream ends: an unterminated last event."""
         rest = bytes(self._buffer)

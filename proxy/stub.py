@@ -14,7 +14,8 @@ so that any client (the official SDK included) can ask for it:
 - ``stub-garbage``: a 200 whose JSON body is not JSON;
 - ``stub-truncated``: a 200 JSON answer cut off half-way (the Content-Length matches the cut);
 - ``stub-html``: a 200 with an HTML page instead of JSON;
-- ``stub-endless``: a body that never ends (JSON: whitespace forever; streams: chunks forever).
+- ``stub-endless``: a body that never ends (JSON: whitespace forever; streams: chunks forever);
+- ``stub-unterminated``: stream three chunks, then one event that never ends (no blank line).
 
 And two content modes for the shaping tests: ``stub-prose`` answers fluent prose (``PROSE``),
 ``stub-reasoning`` adds reasoning (chat: ``reasoning_content``; /v1/responses: a reasoning item
@@ -333,6 +334,14 @@ class StubUpstream:
         offset = 0
         sent = 0
         for i, word in enumerate(words):
+            if model == "stub-unterminated" and i == 3:
+                # An event that never ends: "data: xxxx..." with no blank line, until the client leaves.
+                self._count(prompt_tokens, sent)
+                await response.write(b"data: ")
+                while request.transport is not None and not request.transport.is_closing():
+                    await response.write(b"x" * 65536)
+                    await asyncio.sleep(0.001)
+                return response
             if model in ("stub-stall", "stub-reset") and i == 3:
                 if model == "stub-reset":
                     self._count(prompt_tokens, sent)

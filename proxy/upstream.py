@@ -46,6 +46,10 @@ class Upstream:
             self._credential = f"Bearer {key}"
         self._session: aiohttp.ClientSession | None = None
 
+    def probe_headers(self) -> dict[str, str]:
+        """Sluice's own credential, for the readiness probe (none when clients' keys are passed on)."""
+        return {"Authorization": self._credential} if self._credential is not None else {}
+
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:

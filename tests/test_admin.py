@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import aiohttp
 import pytest
+from aiohttp import web
 
-from tests.harness import base_config, refusing_port, running_sluice
+from proxy.config import Config
+from tests.harness import base_config, free_port, refusing_port, running_sluice
 
 CHAT = {"model": "stub-model", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 3}
 ALICE = {"Authorization": "Bearer sk-test-alice"}
@@ -45,6 +49,38 @@ async def _not_ready(dead: int) -> None:
         assert (await get(run.admin_url + "/healthz"))[0] == 200
         status, body = await get(run.admin_url + "/readyz")
         assert status == 503 and b'"upstream"' in body
+
+
+@pytest.mark.parametrize(("key", "ready"), [("sk-upstream-right", True), ("sk-upstream-wrong", False)])
+async def test_readiness_probes_the_upstream_with_sluices_own_credential(
+    key: str, ready: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An upstream that refuses Sluice's credential would refuse every request: not ready.
+    async def models(request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != "Bearer sk-upstream-right":
+            return web.json_response({"error": {"message": "bad key", "type": "auth", "code": None}}, status=401)
+        return web.json_response({"object": "list", "data": []})
+
+    app = web.Application()
+    app.router.add_get("/v1/models", models)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    monkeypatch.setenv("SLUICE_TEST_UPSTREAM_KEY", key)
+
+    def configure(_url: str) -> Config:
+        config = base_config(f"http://127.0.0.1:{port}")
+        return replace(config, upstream=replace(config.upstream, api_key_env="SLUICE_TEST_UPSTREAM_KEY"))
+
+    try:
+        async with running_sluice(configure=configure) as run:
+            status, body = await get(run.admin_url + "/readyz")
+            assert (status == 200) is ready, body
+            if not ready:
+                assert b"HTTP 401" in body and b"sk-upstream" not in body
+    finally:
+        await runner.cleanup()
 
 
 async def test_admin_api_needs_its_own_token(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -180,6 +180,21 @@ async def test_upstream_endless_stream_is_cut_at_the_total_timeout_and_charged_w
         assert await served_ok(run)
 
 
+async def test_an_event_that_never_ends_is_cut_before_it_grows_the_proxy() -> None:
+    # The total timeout is long: only the event size limit can end this stream early.
+    stub = StubUpstream(reply_tokens=20)
+    async with running_sluice(stub=stub, configure=timeouts(first_byte=5, idle=5, total=60)) as run:
+        stream = await client(run, "alice").chat.completions.create(
+            model="stub-unterminated", messages=WORDS, stream=True
+        )
+        received, error = await asyncio.wait_for(read_stream(stream), HANG)
+        assert received == 3  # the whole events before it reached the client; the cut-off one did not
+        assert error is not None and error.body["code"] == "upstream_bad_response"  # type: ignore[index]
+        prompt = 4 + len(WORDS[0]["content"].split())
+        assert await settles_to(run, "alice", prompt + received) == prompt + received
+        assert await served_ok(run)
+
+
 async def _post(run: Running, account: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     async with aiohttp.ClientSession() as session:
         headers = {"Authorization": f"Bearer sk-fault-{account}"}
