@@ -248,7 +248,7 @@ if bias ~= '0' then
   n_biases = 1
 end
 -- A skeleton is a template's opening (high 16 bits) and closing (low 16 bits), 0 where
--- there is none: requests of one template share at least one (proxy/text.py same_template).
+-- there is none: requests of one template share at least one (proxy/text.py template_stats).
 local sk = tonumber(skeleton)
 local sk_open, sk_close = math.floor(sk / 65536), sk % 65536
 -- Recurring templates: requests whose opening or closing another remembered request shares.
