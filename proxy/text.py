@@ -118,7 +118,7 @@ def _latin(sample: str) -> str:
     words = sample.lower().split()[:60]
     best, best_hits = "other", 0
     for name, stopwords in _LATIN_STOPWORDS.items():
-        hits = sum(1 for w in words if w in stopwords)
+        hits = sum(map(stopwords.__contains__, words))  # C-speed count of the stopword occurrences
         if hits > best_hits:
             best, best_hits = name, hits
     return best
