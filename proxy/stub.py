@@ -209,7 +209,10 @@ class StubUpstream:
             while True:
                 await response.write(b" " * 64)
                 await asyncio.sleep(0.01)
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:  # the client gave up, as it must: nothing to log
+            self.stats.aborted_streams += 1
+            return response
+        except asyncio.CancelledError:
             self.stats.aborted_streams += 1
             raise
 
@@ -303,11 +306,13 @@ class StubUpstream:
             return await self._stream_words(
                 request, response, event, words, prompt_tokens, model, chat, include_usage, body, progress
             )
-        except (ConnectionResetError, asyncio.CancelledError):
+        except (ConnectionResetError, asyncio.CancelledError) as exc:
             self.stats.aborted_streams += 1
             if progress[0] >= 0:  # not yet counted as a whole answer (-1: it was, before its tail failed)
                 self.stats.aborted_tokens += prompt_tokens + progress[0]
-            raise
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return response  # the client left mid-stream: counted above, nothing to log
 
     async def _stream_words(
         self,
