@@ -196,27 +196,26 @@ def admin_app(sluice: Sluice) -> web.Application:
         in_config = account_id in sluice.config.detection.allowlist
         return _json({"account": account_id, "removed": removed, "allowlisted": in_config, "config": in_config})
 
-    async def reset(request: web.Request) -> web.Response:
+    async def forget(request: web.Request, action: str, done: str) -> web.Response:
+        """Reset (budgets and detection) or unblock (detection only), then say so."""
         account_id = request.match_info["account"]
         now = time.time()
         try:
-            await sluice.store.reset(account_id, now)
+            if action == "reset":
+                await sluice.store.reset(account_id, now)
+            else:
+                await sluice.store.unblock(account_id)
         except StoreUnavailable:
             return error_response(503, "The store cannot answer now; nothing changed", "store_unavailable")
         sluice.decisions.cleared(account_id, now)
-        changed(request, "reset", account_id)
-        return _json({"account": account_id, "reset": True})
+        changed(request, action, account_id)
+        return _json({"account": account_id, done: True})
+
+    async def reset(request: web.Request) -> web.Response:
+        return await forget(request, "reset", "reset")
 
     async def unblock(request: web.Request) -> web.Response:
-        account_id = request.match_info["account"]
-        now = time.time()
-        try:
-            await sluice.store.unblock(account_id)
-        except StoreUnavailable:
-            return error_response(503, "The store cannot answer now; nothing changed", "store_unavailable")
-        sluice.decisions.cleared(account_id, now)
-        changed(request, "unblock", account_id)
-        return _json({"account": account_id, "unblocked": True})
+        return await forget(request, "unblock", "unblocked")
 
     async def allowlisted(request: web.Request) -> web.Response:
         try:
