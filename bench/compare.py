@@ -51,13 +51,11 @@ import time
 from pathlib import Path
 
 import aiohttp
-from load import KEYS, LOAD_CPU, can_pin, pinned, wrk  # bench/load.py (this folder is on sys.path)
+from load import KEYS, LOAD_CPU, can_pin, pinned, sluice_config, wrk  # bench/load.py (this folder is on sys.path)
 from ports import free_port, wait_port
 
 HERE = Path(__file__).resolve().parent
 PROXY_CPU = 0
-LIMITS_ON = ("{requests_per_minute: 100000000, tokens_per_minute: 100000000000, tokens_per_day: 1000000000000, "
-             "concurrency: 100000}")
 CHAT_PATH = "/v1/chat/completions"
 WORDS = "the river carries silt to the delta where it settles into new land".split()
 
@@ -176,17 +174,6 @@ def rss_mb(pid: int) -> float:
 # ---- processes --------------------------------------------------------------
 
 
-def sluice_config(tmp: Path, name: str, upstream: str, store: str, max_connections: int = 512) -> tuple[Path, int]:
-    port, admin = free_port(), free_port()
-    path = tmp / f"{name}.yaml"
-    path.write_text(
-        f"listen: {{port: {port}}}\nadmin: {{port: {admin}}}\n"
-        f"upstream: {{url: '{upstream}', max_connections: {max_connections}}}\nkeys: {{file: {tmp / 'keys'}}}\n"
-        f"store: {store}\ntiers: {{default: {{limits: {LIMITS_ON}}}}}\ndetection: {{mode: enforce}}\n"
-    )
-    return path, port
-
-
 class Procs:
     def __init__(self) -> None:
         self.all: list[subprocess.Popen[bytes]] = []
@@ -244,11 +231,11 @@ def start_proxies(procs: Procs, tmp: Path, upstream: str, redis_port: int, max_c
     argv = [sys.executable, str(HERE / "passthrough.py"), "--port", str(port), "--upstream", upstream]
     targets["pass-through"] = (procs.start(pinned(PROXY_CPU, argv), port), port)
     for name, store in (("sluice memory", "{backend: memory}"), ("sluice redis", redis_store)):
-        config, port = sluice_config(tmp, name.replace(" ", "-"), upstream, store, max_connections)
+        config, port = sluice_config(tmp, name.replace(" ", "-"), upstream, store, max_connections=max_connections)
         argv = [sys.executable, "-m", "proxy", "serve", "--config", str(config), "--log-level", "WARNING"]
         targets[name] = (procs.start(pinned(PROXY_CPU, argv), port), port)
     if baseline_src:
-        config, port = sluice_config(tmp, "baseline", upstream, redis_store, max_connections)
+        config, port = sluice_config(tmp, "baseline", upstream, redis_store, max_connections=max_connections)
         argv = [sys.executable, "-m", "proxy", "serve", "--config", str(config), "--log-level", "WARNING"]
         env = {**os.environ, "PYTHONPATH": str(Path(baseline_src).resolve())}
         proc = subprocess.Popen(pinned(PROXY_CPU, argv), stdout=subprocess.DEVNULL, env=env, cwd=baseline_src)

@@ -1,4 +1,5 @@
-"""Driving a target with wrk (bench/post.lua: POST bodies, rotating keys) and reading its figures."""
+"""The benchmark harness: a Sluice config for a target, and wrk driving it (bench/post.lua: POST
+bodies, rotating keys) with its figures read back."""
 
 from __future__ import annotations
 
@@ -8,9 +9,28 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from ports import free_port
+
 HERE = Path(__file__).resolve().parent
 KEYS = [f"sk-bench-{i}" for i in range(64)]
 LOAD_CPU = 1  # wrk (and the stubs) on the second core, the proxy under test on the first
+# Every limit on, none ever reached: the bench measures their cost, not refusals.
+LIMITS_ON = ("{requests_per_minute: 100000000, tokens_per_minute: 100000000000, tokens_per_day: 1000000000000, "
+             "concurrency: 100000}")
+
+
+def sluice_config(tmp: Path, name: str, upstream_url: str, store: str, limits: str = LIMITS_ON,
+                  detection: str = "enforce", max_connections: int | None = None) -> tuple[Path, int]:
+    """A config file for one Sluice under test (keys from tmp/keys); returns it and its proxy port."""
+    port, admin = free_port(), free_port()
+    pool = f", max_connections: {max_connections}" if max_connections is not None else ""
+    path = tmp / f"{name}.yaml"
+    path.write_text(
+        f"listen: {{port: {port}}}\nadmin: {{port: {admin}}}\n"
+        f"upstream: {{url: '{upstream_url}'{pool}}}\nkeys: {{file: {tmp / 'keys'}}}\n"
+        f"store: {store}\ntiers: {{default: {{limits: {limits}}}}}\ndetection: {{mode: {detection}}}\n"
+    )
+    return path, port
 
 
 def can_pin() -> bool:

@@ -19,27 +19,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from load import pinned, wrk  # bench/load.py (this folder is on sys.path)
+from load import pinned, sluice_config, wrk  # bench/load.py (this folder is on sys.path)
 from ports import free_port, wait_port
 
 HERE = Path(__file__).resolve().parent
 KEYS = [f"sk-bench-{i}" for i in range(16)]
-
-
-LIMITS_ON = "{requests_per_minute: 100000000, tokens_per_minute: 100000000000, tokens_per_day: 1000000000000, concurrency: 100000}"
-
-
-def sluice_config(
-    tmp: Path, name: str, stub_port: int, store: str, limits: str, detection: str = "enforce"
-) -> tuple[Path, int]:
-    port, admin = free_port(), free_port()
-    path = tmp / f"{name}.yaml"
-    path.write_text(
-        f"listen: {{port: {port}}}\nadmin: {{port: {admin}}}\n"
-        f"upstream: {{url: 'http://127.0.0.1:{stub_port}'}}\nkeys: {{file: {tmp / 'keys'}}}\n"
-        f"store: {store}\ntiers: {{default: {{limits: {limits}}}}}\ndetection: {{mode: {detection}}}\n"
-    )
-    return path, port
 
 
 def main() -> int:
@@ -57,9 +41,9 @@ def main() -> int:
     stub_port, redis_port = free_port(), free_port()
     redis_store = f"{{backend: redis, url: 'redis://127.0.0.1:{redis_port}/0'}}"
     variants = {
-        "sluice, no limits/detector": sluice_config(tmp, "off", stub_port, "{backend: memory}", "{}", "off"),
-        "sluice, memory, all on": sluice_config(tmp, "memory", stub_port, "{backend: memory}", LIMITS_ON),
-        "sluice, redis, all on": sluice_config(tmp, "redis", stub_port, redis_store, LIMITS_ON),
+        "sluice, no limits/detector": sluice_config(tmp, "off", f"http://127.0.0.1:{stub_port}", "{backend: memory}", "{}", "off"),
+        "sluice, memory, all on": sluice_config(tmp, "memory", f"http://127.0.0.1:{stub_port}", "{backend: memory}"),
+        "sluice, redis, all on": sluice_config(tmp, "redis", f"http://127.0.0.1:{stub_port}", redis_store),
     }
     procs = [
         subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",

@@ -56,7 +56,6 @@ from typing import Any
 import aiohttp
 import orjson
 import redis.asyncio as aioredis
-
 from ports import free_port, wait_port  # bench/ports.py (this folder is on sys.path)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
