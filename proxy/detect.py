@@ -33,6 +33,7 @@ from proxy.config import Limits, TierDetection
 from proxy.request import RequestFeatures
 from proxy.text import (
     LANGUAGE_ID,
+    TRIGGER_WORDS,
     closed_answer,
     excerpt,
     has_capability,
@@ -71,7 +72,7 @@ SHORT_COUNTERS = (
 )  # fmt: skip
 LONG_COUNTERS = ("n24", "completion24", "flavored_long24")
 DAY = 86400.0
-_FLAG_COUNTERS = (
+FLAG_COUNTERS = (
     (COT, 1), (CAPABILITY, 2), (GRADER, 3), (LOGPROB_HIGH, 4), (LOGPROB_PROBE, 5), (BIAS, 6),
     (HOT_SAMPLING, 7), (PINNED, 8), (TOOLS, 9), (SEEDED, 10), (FLAVORED, 15), (CLOSED, 16),
 )  # fmt: skip
@@ -101,7 +102,7 @@ class Observation:
     def admit_increments(self) -> list[float]:
         inc = [0.0] * len(SHORT_COUNTERS)
         inc[0] = 1.0
-        for flag, index in _FLAG_COUNTERS:
+        for flag, index in FLAG_COUNTERS:
             if self.flags & flag:
                 inc[index] = 1.0
         return inc
@@ -195,7 +196,8 @@ def observe(
 ) -> Observation:
     lower = excerpt(features.query_text or features.prompt_text).lower()
     word_list = tokens(lower)
-    vocab = set(word_list)
+    # The prompt's trigger words: all the gates need, without a set of every word.
+    vocab = TRIGGER_WORDS.intersection(word_list)
     flags = 0
     # Chain of thought on a multiple-choice item is how evals are run, and its trace ends in a letter.
     if closed_answer(lower):
@@ -239,7 +241,7 @@ def observe(
         # Code next to either end is no template: snippets open and close alike ("```", "return out").
         skeleton=skeleton_hash(word_list, not lower.lstrip().startswith("```"), not lower.rstrip().endswith("```")),
         topic=topic_hash(word_list),
-        lang=LANGUAGE_ID[language(lower)],
+        lang=LANGUAGE_ID[language(lower, word_list)],
         bias=bias,
         seed=(features.seed + 1) if features.seed is not None else 0,
         system=(short_hash(system) or 1) if len(system) >= 40 else 0,

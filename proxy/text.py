@@ -13,6 +13,7 @@ import re
 import zlib
 from collections import Counter
 from collections.abc import Sequence
+from operator import and_
 
 HEAD = 3000  # characters read from the start of a prompt
 TAIL = 1000  # and from its end
@@ -64,7 +65,11 @@ _CAPABILITY_WORDS = frozenset(
 _CAPABILITY_SUBSTRINGS = ("```", "\\", "证明", "求解", "方程", "积分", "导数", "概率", "矩阵", "算法", "复杂度", "编写", "实现")
 _GRADER_WORDS = frozenset("score scores rate rating grade judge evaluate better scale 10 reward preferred".split())
 _GRADER_SUBSTRINGS = ("打分", "评分", "更好")
-_PUNCTUATION = str.maketrans({c: " " for c in "!\"$%&'()*+,./:;<=>?@[]^`{|}~，。？！：；、（）「」"})
+TRIGGER_WORDS = _COT_WORDS | _CAPABILITY_WORDS | _GRADER_WORDS
+_ASCII_PUNCTUATION = "!\"$%&'()*+,./:;<=>?@[]^`{|}~"
+_PUNCTUATION = str.maketrans({c: " " for c in _ASCII_PUNCTUATION + "，。？！：；、（）「」"})
+# The same for ASCII text as a byte table: str.translate looks every character up in a dict.
+_ASCII_PUNCTUATION_TABLE = bytes.maketrans(_ASCII_PUNCTUATION.encode(), b" " * len(_ASCII_PUNCTUATION))
 # A closed-answer benchmark item: lettered options, then "Answer:" (an eval harness's shape).
 _OPTIONS = re.compile(r"(?m)^\s*\(?[a-e][.)]\s+\S")
 _ANSWER_CUE = re.compile(r"(?:answer|答案)\s*[:：]")
@@ -81,6 +86,12 @@ _LATIN_STOPWORDS = {
     "pt": frozenset("o os uma não para com como que do da é".split()),
     "it": frozenset("il gli che non una per con come della è".split()),
 }
+_LATIN_NAMES = tuple(_LATIN_STOPWORDS)
+# word -> the languages whose stopword it is: one dict lookup per word counts them all.
+_STOPWORD_LANGUAGES = {
+    word: tuple(i for i, name in enumerate(_LATIN_NAMES) if word in _LATIN_STOPWORDS[name])
+    for word in frozenset().union(*_LATIN_STOPWORDS.values())
+}
 LANGUAGES = ("other", "en", "es", "fr", "de", "pt", "it", "zh", "ja", "ko", "ru", "ar")
 LANGUAGE_ID = {name: i for i, name in enumerate(LANGUAGES)}
 
@@ -96,11 +107,13 @@ def short_hash(text: str) -> int:
     return zlib.crc32(text.encode("utf-8", "surrogatepass"))
 
 
-def language(text: str) -> str:
-    """The prompt's language, from its script and, for Latin script, its stopwords."""
+def language(text: str, word_list: list[str] | None = None) -> str:
+    """The prompt's language, from its script and, for Latin script, its stopwords.
+
+    ``word_list``: ``tokens`` of the lowercased text, when the caller has them already."""
     sample = text[:400]
     if sample.isascii():
-        return _latin(sample)
+        return _latin(word_list[:60] if word_list is not None else tokens(sample.lower())[:60])
     if _KANA.search(sample):
         return "ja"
     if _HAN.search(sample):
@@ -111,21 +124,23 @@ def language(text: str) -> str:
         return "ru"
     if _ARABIC.search(sample):
         return "ar"
-    return _latin(sample)
+    return _latin(tokens(sample.lower())[:60])
 
 
-def _latin(sample: str) -> str:
-    words = sample.lower().split()[:60]
-    best, best_hits = "other", 0
-    for name, stopwords in _LATIN_STOPWORDS.items():
-        hits = sum(map(stopwords.__contains__, words))  # C-speed count of the stopword occurrences
-        if hits > best_hits:
-            best, best_hits = name, hits
-    return best
+def _latin(words: list[str]) -> str:
+    """The Latin-script language with the most stopword occurrences (the first listed on a tie)."""
+    hits = [0] * len(_LATIN_NAMES)
+    for languages in filter(None, map(_STOPWORD_LANGUAGES.get, words)):
+        for i in languages:
+            hits[i] += 1
+    top = max(hits)
+    return _LATIN_NAMES[hits.index(top)] if top else "other"
 
 
 def tokens(lower: str) -> list[str]:
     """Words of a lowercased text, split on whitespace and punctuation (C-speed)."""
+    if lower.isascii():
+        return lower.encode().translate(_ASCII_PUNCTUATION_TABLE).decode().split()
     return lower.translate(_PUNCTUATION).split()
 
 
@@ -166,31 +181,51 @@ def skeleton_hash(word_list: list[str], head: bool = True, tail: bool = True) ->
 def template_stats(earlier: Sequence[int], skeleton: int) -> tuple[int, int]:
     """(earlier requests of this request's template, requests of all these plus this one whose
     opening or closing another shares). Zero halves never match. admit.lua counts the same."""
-    o, c = skeleton >> 16, skeleton & 0xFFFF
     opens = [s >> 16 for s in earlier]
     closes = [s & 0xFFFF for s in earlier]
-    same = (opens.count(o) if o else 0) + (closes.count(c) if c else 0) - (earlier.count(skeleton) if o and c else 0)
-    opens.append(o)
-    closes.append(c)
+    return ring_template_stats(opens, closes, earlier.count(skeleton), skeleton)
+
+
+def ring_template_stats(opens: Sequence[int], closes: Sequence[int], same_pair: int, skeleton: int) -> tuple[int, int]:
+    """``template_stats`` from the earlier skeletons' halves, kept apart by the caller
+    (the memory store's ring keeps them as columns), and their count of this skeleton."""
+    o, c = skeleton >> 16, skeleton & 0xFFFF
+    same = (opens.count(o) if o else 0) + (closes.count(c) if c else 0) - (same_pair if o and c else 0)
     # A person rarely repeats an opening or a closing: settle that case with two set sizes.
-    open_zeros, close_zeros = opens.count(0), closes.count(0)
-    open_repeats = len(opens) - len(set(opens)) - max(open_zeros - 1, 0)
-    close_repeats = len(closes) - len(set(closes)) - max(close_zeros - 1, 0)
+    n = len(opens) + 1
+    open_set, close_set = set(opens), set(closes)
+    open_set.add(o)
+    close_set.add(c)
+    open_repeats = n - len(open_set) - max(opens.count(0) + (o == 0) - 1, 0)
+    close_repeats = n - len(close_set) - max(closes.count(0) + (c == 0) - 1, 0)
     if not open_repeats and not close_repeats:
         return same, 0
     open_n, close_n = Counter(opens), Counter(closes)
+    open_n[o] += 1
+    close_n[c] += 1
     open_n[0] = close_n[0] = 0
-    return same, sum(1 for a, b in zip(opens, closes) if open_n[a] > 1 or close_n[b] > 1)
+    # Requests whose opening and closing are both their own (zero halves count as their own).
+    lone_opens = {k for k, v in open_n.items() if v <= 1}
+    lone_closes = {k for k, v in close_n.items() if v <= 1}
+    lonely = sum(map(and_, map(lone_opens.__contains__, opens), map(lone_closes.__contains__, closes)))
+    lonely += o in lone_opens and c in lone_closes
+    return same, n - lonely
 
 
 def topic_hash(word_list: list[str]) -> int:
-    """A coarse identity of what is asked: the three longest words past the opening.
+    """A coarse identity of what is asked: the three longest words past the opening
+    (the alphabetically last on a tie).
 
     Robust to small rewordings (unlike the exact text) and blind to a
     template's fixed words (they sit in the opening)."""
     body = set(word_list[5:120]) or set(word_list)
-    longest = heapq.nlargest(3, body, key=lambda w: (len(w), w))
-    return short_hash(" ".join(sorted(longest)))
+    if len(body) > 3:
+        # Sorting lengths runs in C; only the few words at the cut need the full key.
+        cut = sorted(map(len, body))[-3]
+        body = {w for w in body if len(w) >= cut}
+        if len(body) > 3:
+            body = set(heapq.nlargest(3, body, key=lambda w: (len(w), w)))
+    return short_hash(" ".join(sorted(body)))
 
 
 def closed_answer(text: str) -> bool:

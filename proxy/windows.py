@@ -14,8 +14,8 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-from proxy.detect import DAY, LONG_COUNTERS, RING, SHORT_COUNTERS, Campaign, Observation, Outcome, Window
-from proxy.text import template_stats
+from proxy.detect import DAY, FLAG_COUNTERS, LONG_COUNTERS, RING, SHORT_COUNTERS, Campaign, Observation, Outcome, Window
+from proxy.text import ring_template_stats, template_stats
 
 GAP_ALPHA = 0.1  # EWMA weight of the newest inter-arrival gap
 CAMPAIGN_ACCOUNTS = 256  # distinct accounts remembered per fingerprint (enough to saturate the signal)
@@ -27,12 +27,13 @@ def _decayed(values: list[float], elapsed: float, half_life: float) -> None:
     if elapsed <= 0.0:
         return
     factor = math.exp2(-elapsed / half_life)
-    for i, v in enumerate(values):
-        values[i] = v * factor
+    values[:] = [v * factor for v in values]
 
 
 class AccountWindow:
-    __slots__ = ("t", "short", "long", "ring", "last", "gap_mean", "gap_var", "gaps", "hours", "risk", "risk_t")
+    __slots__ = (
+        "t", "short", "long", "ring", "opens", "closes", "last", "gap_mean", "gap_var", "gaps", "hours", "risk", "risk_t",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.t = 0.0
@@ -41,6 +42,9 @@ class AccountWindow:
         # The ring of recent observations, one column per field: deque.count and set()
         # over a column run in C, the cheapest way to get the ring statistics per request.
         self.ring = tuple(deque(maxlen=RING) for _ in range(6))  # query, skeleton, topic, lang, bias, seed
+        # The skeletons' two halves again, so the template statistics need not split them per request.
+        self.opens: deque[int] = deque(maxlen=RING)
+        self.closes: deque[int] = deque(maxlen=RING)
         self.last = 0.0
         self.gap_mean = 0.0
         self.gap_var = 0.0
@@ -57,8 +61,13 @@ class AccountWindow:
 
     def admit(self, obs: Observation, now: float, half_life: float, risk_half_life: float) -> Window:
         self._age(now, half_life)
-        for i, inc in enumerate(obs.admit_increments()):
-            self.short[i] += inc
+        short = self.short
+        short[0] += 1.0
+        flags = obs.flags
+        if flags:
+            for flag, index in FLAG_COUNTERS:
+                if flags & flag:
+                    short[index] += 1.0
         self.long[0] += 1.0
 
         queries, skeletons, topics, langs, biases, seeds = self.ring
@@ -72,11 +81,13 @@ class AccountWindow:
         distinct_bias.discard(0)
         if obs.bias:
             distinct_bias.add(obs.bias)
-        same_skeleton, recurring = template_stats(skeletons, obs.skeleton)
+        same_skeleton, recurring = ring_template_stats(self.opens, self.closes, skeletons.count(obs.skeleton), obs.skeleton)
         distinct_topics = len(set(topics) | {obs.topic})
         distinct_langs = len(set(langs) | {obs.lang})
         for column, value in zip(self.ring, (obs.query, obs.skeleton, obs.topic, obs.lang, obs.bias, obs.seed)):
             column.append(value)
+        self.opens.append(obs.skeleton >> 16)
+        self.closes.append(obs.skeleton & 0xFFFF)
 
         if self.last:
             gap = math.log1p(max(now - self.last, 0.0))
@@ -89,7 +100,8 @@ class AccountWindow:
             self.gaps += 1
         self.last = max(self.last, now)
         self.hours[int(now // HOUR) % 24] = now
-        active = sum(1 for seen in self.hours if seen and now - seen < DAY)
+        horizon = now - DAY
+        active = sum(1 for seen in self.hours if seen and seen > horizon)
 
         return Window(
             counters=tuple(self.short),

@@ -326,3 +326,36 @@ def test_heavy_varied_use_alone_stays_below_the_first_level(feed: Feed) -> None:
     heavy = {s.name for s in (feed.last["busy"][1].signals if feed.last["busy"][1] else ())}
     assert {"output_heavy", "coverage", "volume"} <= heavy
     assert feed.risk("busy") < levels.delay
+
+
+# ---- the template statistics, against their definition ---------------------------------
+
+
+def _template_stats_by_definition(earlier: list[int], skeleton: int) -> tuple[int, int]:
+    """Requests sharing a template end with this one; requests sharing one with any other."""
+    everyone = [*earlier, skeleton]
+    halves = [(s >> 16, s & 0xFFFF) for s in everyone]
+
+    def shares(a: tuple[int, int], b: tuple[int, int]) -> bool:
+        return bool((a[0] and a[0] == b[0]) or (a[1] and a[1] == b[1]))
+
+    same = sum(shares(halves[-1], h) for h in halves[:-1])
+    recurring = sum(any(shares(h, other) for j, other in enumerate(halves) if j != i) for i, h in enumerate(halves))
+    return same, recurring
+
+
+def test_template_statistics_match_their_definition() -> None:
+    import random
+
+    from proxy.text import template_stats
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        pool = rng.randint(1, 40)  # few values: many shared openings and closings
+
+        def half() -> int:
+            return 0 if rng.random() < 0.1 else rng.randint(1, pool)
+
+        earlier = [half() << 16 | half() for _ in range(rng.randint(0, 64))]
+        skeleton = half() << 16 | half()
+        assert template_stats(earlier, skeleton) == _template_stats_by_definition(earlier, skeleton)

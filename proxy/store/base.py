@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from proxy.config import Limits
-from proxy.detect import HALF_LIVES, Observation, Outcome
+from proxy.detect import HALF_LIVES, Campaign, Observation, Outcome, Window
 from proxy.limits import LIMIT_ORDER, Admission, Calendar, remaining
 from proxy.windows import DetectionState
 
@@ -93,6 +93,8 @@ def build_admission(
     lease: str,
     request_tat: float,
     token_tat: float,
+    window: Window | None = None,
+    campaign: Campaign | None = None,
 ) -> Admission:
     """The Admission for a decision, from the per-minute TATs as they stand after it.
 
@@ -120,6 +122,8 @@ def build_admission(
         tokens_remaining=tok_left,
         tokens_reset=tok_reset,
         too_large=too_large,
+        window=window,
+        campaign=campaign,
     )
 
 

@@ -9,7 +9,6 @@ why production runs the Redis backend.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import replace
 from typing import Any
 
 from proxy.detect import FLAVORED, HALF_LIVES, Campaign, Observation, Outcome
@@ -118,12 +117,18 @@ class MemoryStore:
             waits[TOKENS_PER_MONTH] = cal.month_left
 
         allowed = not waits
+        window = campaign = None
         if allowed:
             b.request_tat, b.token_tat = request_tat, token_tat
             b.day_used += cost
             b.month_used += cost
             b.leases[lease] = now + self._lease_ttl
-        admission = build_admission(
+            if observation is not None:
+                if b.window is None:
+                    b.window = AccountWindow()
+                window = b.window.admit(observation, now, *half_lives)
+                campaign = self._campaign(account, observation, now)
+        return build_admission(
             limits,
             now,
             cal,
@@ -134,13 +139,9 @@ class MemoryStore:
             lease=lease,
             request_tat=b.request_tat,
             token_tat=b.token_tat,
+            window=window,
+            campaign=campaign,
         )
-        if not allowed or observation is None:
-            return admission
-        if b.window is None:
-            b.window = AccountWindow()
-        window = b.window.admit(observation, now, *half_lives)
-        return replace(admission, window=window, campaign=self._campaign(account, observation, now))
 
     def _campaign(self, account: str, obs: Observation, now: float) -> Campaign:
         flavored = bool(obs.flags & FLAVORED)
