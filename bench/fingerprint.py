@@ -3,6 +3,8 @@
     python bench/fingerprint.py                     # 100 accounts, 1,000 marked and 2,000 unmarked per corpus
     python bench/fingerprint.py --accounts 200 --unmarked 3000
     python bench/fingerprint.py --null-keys 4       # unmarked texts also under 4 more secrets: 5x the null draws
+    python bench/fingerprint.py --alpha 0.001       # another family-wise bound (default: the verifier's)
+    python bench/fingerprint.py --dev               # also the development corpus (stdlib docstrings)
 
 Samples are ~300 tokens (proxy/tokens.py's estimate), cut at paragraph or sentence ends, from:
 
@@ -13,10 +15,15 @@ Samples are ~300 tokens (proxy/tokens.py's estimate), cut at paragraph or senten
   so its marked samples repeat texts (each time for another account) and its unmarked count is small.
 * package docs: README / changelog prose under /usr/share/doc (licence text dropped); the lexicon
   saw only its word-frequency list.
+* GNU info manuals: the prose of the manuals under /usr/share/info (coreutils, grep, sed, ...),
+  held out and never looked at, not even its word list: the honest figure for unseen prose.
+* stdlib docstrings (``--dev``): the development corpus (docstrings of the installed Python's
+  standard library), read while building the lexicon. Terse API docstrings are the hardest text
+  for the mark (few sentences, few function words, repeated phrasing); not an acceptance corpus.
 
 For each corpus: a marked sample is attributed right when ``attribute(verify(...))`` over all the
-accounts names its account (Bonferroni, family-wise alpha 0.001); an unmarked sample is falsely
-attributed when it names any account. "after normalising" re-runs attribution on marked text whose
+accounts names its account (Bonferroni, family-wise alpha ``ALPHA`` = 0.0005 unless --alpha); an
+unmarked sample is falsely attributed when it names any account. "after normalising" re-runs attribution on marked text whose
 whitespace, quotes, apostrophes, ellipses and bold markers were normalised (what a careful
 attacker does first): the lexical part of the mark alone.
 """
@@ -34,7 +41,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from proxy.shaping.fingerprint import TextMarker, account_key, attribute, distinct_slots, scan, verify
+from proxy.shaping.fingerprint import ALPHA, TextMarker, account_key, attribute, distinct_slots, scan, verify
 from proxy.simulate import CONCEPTS, expo_text
 from proxy.tokens import estimate_tokens
 
@@ -80,9 +87,42 @@ def python_manual(tokens: int) -> list[str]:
 
 
 def package_docs(rng: random.Random, count: int, tokens: int) -> list[str]:
+    return _prose_files(rng, count, tokens, sorted(Path("/usr/share/doc").rglob("*")))
+
+
+def gnu_info(rng: random.Random, count: int, tokens: int) -> list[str]:
+    return _prose_files(rng, count, tokens, sorted(Path("/usr/share/info").glob("*.info*")))
+
+
+def stdlib_docstrings(tokens: int) -> list[str]:
+    import ast
+    import sysconfig
+
+    root = Path(sysconfig.get_paths()["stdlib"])
+    paragraphs = []
+    for path in sorted(root.glob("**/*.py")):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith(("site-packages", "dist-packages")) or "test" in rel.split("/")[0] or "/test" in rel:
+            continue
+        try:
+            tree = ast.parse(path.read_text("utf-8"))
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                for para in re.split(r"\n\s*\n", ast.get_docstring(node) or ""):
+                    flat = " ".join(para.split())
+                    letters = sum(c.isalpha() or c == " " for c in flat)
+                    if len(flat.split()) >= 25 and letters >= 0.9 * len(flat):
+                        paragraphs.append(flat)
+    return _samples_from_paragraphs(paragraphs, tokens, "\n\n")
+
+
+def _prose_files(rng: random.Random, count: int, tokens: int, paths: list[Path]) -> list[str]:
+    """Samples of the prose paragraphs of text files (plain or gzipped), shuffled."""
     by_file: list[list[str]] = []
     seen: set[str] = set()
-    for path in sorted(Path("/usr/share/doc").rglob("*")):
+    for path in paths:
         if not path.is_file() or path.suffix not in ("", ".gz", ".txt", ".md") or path.stat().st_size > 2_000_000:
             continue
         try:
@@ -119,7 +159,7 @@ def bits(text: str) -> float:
 
 def run(
     name: str, samples: list[str], accounts: list[str], key: bytes, marked: int, unmarked: int,
-    null_keys: tuple[bytes, ...] = (),
+    null_keys: tuple[bytes, ...] = (), alpha: float = ALPHA,
 ) -> dict[str, float]:
     akeys = {a: account_key(key, a) for a in accounts}
     right = wrong = right_norm = 0
@@ -138,11 +178,11 @@ def run(
         changed += marker.changed_words
         marks += marker.changed_marks
         started = time.perf_counter()
-        got = attribute(verify(out, key, accounts))
+        got = attribute(verify(out, key, accounts), alpha)
         verify_s.append(time.perf_counter() - started)
         right += got == account
         wrong += got is not None and got != account
-        right_norm += attribute(verify(normalise(out), key, accounts)) == account
+        right_norm += attribute(verify(normalise(out), key, accounts), alpha) == account
         if i < len(samples):
             sample_bits.append(bits(text))
     false = 0
@@ -151,7 +191,7 @@ def run(
     # each (text, secret) is one more independent draw of the null (the picks are keyed).
     for secret in (key, *null_keys):
         for text in clean:
-            false += attribute(verify(text, secret, accounts)) is not None
+            false += attribute(verify(text, secret, accounts), alpha) is not None
     clean = (clean * (1 + len(null_keys))) or [""]
     tokens = statistics.median(estimate_tokens(s) for s in samples[: min(len(samples), 500)])
     return {
@@ -181,6 +221,10 @@ def main() -> int:
     parser.add_argument(
         "--null-keys", type=int, default=0, help="also test the unmarked texts under N more secrets (more null draws)"
     )
+    parser.add_argument("--alpha", type=float, default=ALPHA, help="family-wise false-attribution bound")
+    parser.add_argument("--corpus", action="append", help="only the corpora whose name starts with this (repeatable)")
+    parser.add_argument("--no-lengths", action="store_true", help="skip the attribution-by-length table")
+    parser.add_argument("--dev", action="store_true", help="add the development corpus (stdlib docstrings)")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     key = rng.randbytes(32)
@@ -191,9 +235,13 @@ def main() -> int:
         "assistant-style (tuned on)": lambda: assistant_style(rng, max(args.unmarked, args.marked), args.tokens),
         "python manual (held out)": lambda: python_manual(args.tokens),
         "package docs (held out)": lambda: package_docs(rng, max(args.unmarked, args.marked), args.tokens),
+        "GNU info (never looked at)": lambda: gnu_info(rng, max(args.unmarked, args.marked), args.tokens),
     }
+    if args.dev:
+        corpora["stdlib docstrings (dev)"] = lambda: stdlib_docstrings(args.tokens)
     print(
-        f"{args.accounts} accounts, alpha 0.001 family-wise; {args.marked} marked samples per corpus; "
+        f"{args.accounts} accounts, alpha {args.alpha:g} family-wise ({math.log2(args.accounts / args.alpha):.1f} bits "
+        f"needed); {args.marked} marked samples per corpus; "
         f"samples of ~{args.tokens} tokens\n"
     )
     header = (
@@ -203,8 +251,10 @@ def main() -> int:
     print(header)
     print("-" * len(header))
     for name, build in corpora.items():
-        samples = build()
-        r = run(name, samples, accounts, key, args.marked, args.unmarked, null_keys)
+        samples = build()  # every corpus is built (the rng draws stay the same whatever --corpus is)
+        if args.corpus and not any(name.startswith(c) for c in args.corpus):
+            continue
+        r = run(name, samples, accounts, key, args.marked, args.unmarked, null_keys, args.alpha)
         false = f"{r['false_n']}/{r['unmarked']} ({r['false']:.2%})"
         print(
             f"{name:<28} {r['samples']:>7} {r['tokens']:>6.0f} {r['bits']:>8.1f} {r['right']:>7.1%} {r['wrong']:>6.1%} "
@@ -212,12 +262,14 @@ def main() -> int:
             f"{r['mark_ms']:>7.2f} {r['verify_ms']:>9.2f}"
         )
     # How much text attribution needs, on held-out text: the mark adds up over a suspect's outputs.
+    if args.no_lengths:
+        return 0
     docs = package_docs(random.Random(args.seed + 1), 2400, args.tokens)
     print(f"\npackage docs (held out), attribution by text length ({min(args.marked, 200)} marked texts each):")
     print(f"{'tokens':>8} {'bits p50':>8} {'right':>7} {'normalised':>10}")
     for k in (1, 2, 4, 8):
         texts = [" ".join(docs[i * k : (i + 1) * k]) for i in range(min(args.marked, 200, len(docs) // k))]
-        r = run("docs", texts, accounts, key, len(texts), 0)
+        r = run("docs", texts, accounts, key, len(texts), 0, alpha=args.alpha)
         print(f"{k * args.tokens:>8} {r['bits']:>8.1f} {r['right']:>7.1%} {r['right_norm']:>10.1%}")
     print(
         "\nright / wrong: marked samples attributed to their account / to another one; normalised: right after "

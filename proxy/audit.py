@@ -1,9 +1,11 @@
 """Decisions kept for explanation: the audit log line, and a bounded per-account memory.
 
-Every non-allow decision is one JSON line on the ``sluice.audit`` logger (the
-DESIGN.md decision fields plus the request id; never the key, never prompt
-text). The last few decisions of recently active accounts are also kept in
-memory for the admin API and the demo, with a hard bound on accounts.
+Every non-allow decision, and every allowed request that Sluice rewrote (a
+neutralised logit-bias sweep), is one JSON line on the ``sluice.audit`` logger
+(the DESIGN.md decision fields plus the request id and the actions applied;
+never the key, never prompt text). The last few decisions of recently active
+accounts are also kept in memory for the admin API and the demo, with a hard
+bound on accounts.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class DecisionLog:
     def note(
         self, account: str, request_id: str, ts: float, decision: Decision, actions: list[str] | None = None
     ) -> None:
-        """Count a decision; log and keep it unless it is a plain allow.
+        """Count a decision; log and keep it unless it is a plain allow with nothing applied.
 
         ``actions``: the shaping actions applied to the request or set for its answer.
         """
@@ -59,8 +61,8 @@ class DecisionLog:
         entry.max_risk = max(entry.max_risk, decision.risk)
         if not entry.series or abs(decision.risk - entry.series[-1][1]) >= SERIES_STEP:
             entry.series.append((ts, decision.risk))
-        if decision.action == ALLOW and not decision.shadow:
-            return
+        if decision.action == ALLOW and not decision.shadow and not actions:
+            return  # an allowed request Sluice rewrote (a neutralised logit-bias sweep) is logged
         if decision.cause == "extraction" and entry.first_flag is None:
             entry.first_flag = entry.requests - 1
         record = decision.record(entry.requests - 1, ts, account)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from proxy.accounts import KeyTable
 from proxy.config import ConfigError, load_config
-from proxy.shaping.fingerprint import attribute, verify
+from proxy.shaping.fingerprint import ALPHA, attribute, verify
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     v.add_argument("--config", required=True, help="the config holding detection.fingerprint_key_env")
     v.add_argument("file", help="the text to test ('-' for stdin)")
     v.add_argument("--accounts", help="comma-separated accounts to test (default: every account in the keys)")
-    v.add_argument("--alpha", type=float, default=1e-3, help="false-attribution bound over all accounts tested")
+    v.add_argument("--alpha", type=float, default=ALPHA, help="false-attribution bound over all accounts tested")
     v.add_argument("--top", type=int, default=5, help="accounts listed, most significant first")
 
 

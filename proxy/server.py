@@ -502,7 +502,7 @@ class Sluice:
             fingerprint_key=key,
             structured=structured,
         )
-        if mode != "keep" and wants_logprobs(f):
+        if mode != "keep" and wants_logprobs(f, body):
             set_for_answer.append(LOGPROB_ACTIONS[mode])
         if level.response.remove_reasoning:
             set_for_answer.append(REMOVE_REASONING)

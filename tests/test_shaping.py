@@ -12,6 +12,7 @@ import copy
 import random
 import re
 from collections.abc import Iterable
+import logging
 from typing import Any
 
 import pytest
@@ -24,7 +25,9 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
+from proxy.audit import DecisionLog
 from proxy.errors import RequestError
+from proxy.policy import ALLOW, Decision
 from proxy.request import CHAT, COMPLETIONS, RESPONSES, features_of
 from proxy.shaping import (
     Hardening,
@@ -47,6 +50,7 @@ from proxy.shaping import (
     structured_output,
     sweep_action,
     verify,
+    wants_logprobs,
 )
 from proxy.shaping.common import TokenBudget
 from proxy.shaping.fingerprint import account_key
@@ -477,6 +481,24 @@ def test_logit_bias_sweep_is_neutralised() -> None:
     assert sweep_action(20, 20, True, True, Hardening(neutralise_sweeps=False)) is None
 
 
+def test_a_neutralised_sweep_on_an_allowed_request_is_audited(caplog: pytest.LogCaptureFixture) -> None:
+    log = DecisionLog()
+    with caplog.at_level(logging.INFO, logger="sluice.audit"):
+        log.note("acct", "r1", 1.0, Decision(ALLOW, "none", 0.1))  # a plain allow: no line
+        log.note("acct", "r2", 2.0, Decision(ALLOW, "none", 0.1), ["sweep_drop_logit_bias"])
+    lines = [r for r in caplog.records if r.name == "sluice.audit"]
+    assert len(lines) == 1 and lines[0].request_id == "r2" and lines[0].actions == ["sweep_drop_logit_bias"]
+    assert lines[0].action == ALLOW
+
+
+def test_responses_include_form_asks_for_logprobs() -> None:
+    """/v1/responses asks for logprobs with an ``include`` entry, top_logprobs optional."""
+    body = {"model": "m", "input": "hi", "include": ["message.output_text.logprobs"]}
+    f = features_of(RESPONSES, body)
+    assert wants_logprobs(f, body) and not wants_logprobs(f)  # the features alone do not carry it
+    assert not wants_logprobs(features_of(RESPONSES, {"model": "m", "input": "hi"}), {"model": "m", "input": "hi"})
+
+
 def test_level_request_clamps() -> None:
     body = {**EVAL_HARNESS, "n": 5, "max_tokens": 4000, "logit_bias": {"1": 5}, "temperature": 0.2}
     f = features_of(CHAT, copy.deepcopy(body))
@@ -904,3 +926,39 @@ def test_stream_cut_short_flushes_held_back_text() -> None:
         ChatCompletionChunk.model_validate(chunk)
     text = "".join(ch["choices"][0]["delta"].get("content") or "" for ch in [*sent, *tail])
     assert text == fingerprint_text(TEXT, KEY, "acct-2")
+
+
+TECH = (
+    "[1] If the value is not given then the default 'utf-8' is used, and it is checked before the file is read. "
+    "The `parse' function reads the header but it does not validate it; use \"strict\" mode (e.g. in tests) "
+    "or the ‘replace’ handler. He said \"use 'x' here\" twice. The default backend is based on the floating point "
+    "unit. Therefore the whole file is read at once. Note: the callback is invoked on every change.\n\n"
+    "THE PROGRAM IS NOT USEFUL, BUT IT WILL NOT HARM YOUR SCREEN."
+)
+QUOTE_PAIRS = {('"', '"'), ("“", "”"), ("'", "'"), ("‘", "’")}
+
+
+def test_technical_prose_slots_are_kept_by_marking_and_streaming() -> None:
+    """Quoted spans in four styles, an optional comma before a clause-initial conjunction, a GNU
+    `quote', a footnote-first text and a paragraph in capitals: every slot survives marking."""
+    slots = scan(TECH)
+    assert {'"', ", then", ", and", ", but", "based on", "floating-point", "therefore,"} <= {s.gid for s in slots}
+    assert [s.k for s in slots if s.gid == '"'] == [4, 4, 4]  # 'utf-8', "strict", ‘replace’; not the nested 'x'
+    rng = random.Random(11)
+    for account in ACCOUNTS:
+        marked = fingerprint_text(TECH, KEY, account)
+        assert [(s.prev, s.gid) for s in scan(marked)] == [(s.prev, s.gid) for s in slots]
+        for word in ("utf-8", "strict", "replace"):
+            m = re.search(r"(\S)" + re.escape(word) + r"(\S)", marked)
+            assert m is not None and (m[1], m[2]) in QUOTE_PAIRS, marked  # a pair never mixes styles
+        # Left as written: a quote holding another one, a GNU-style quote; capitals stay capitals.
+        assert "\"use 'x' here\"" in marked and "`parse'" in marked
+        assert marked.rsplit("\n", 1)[1] == marked.rsplit("\n", 1)[1].upper()
+        marker, out, i = TextMarker(account_key(KEY, account)), [], 0
+        while i < len(TECH):
+            n = rng.randint(1, 9)
+            out.append(marker.feed(TECH[i : i + n]))
+            i += n
+        assert "".join(out) + marker.finish() == marked
+    # Marked for one account, the text is attributed to it at the default alpha.
+    assert attribute(verify(fingerprint_text(TECH + " " + PROSE[1], KEY, "acct-4"), KEY, ACCOUNTS)) == "acct-4"

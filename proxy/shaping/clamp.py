@@ -66,8 +66,13 @@ def check_request(features: RequestFeatures, hardening: Hardening) -> Refusal | 
     return None
 
 
-def wants_logprobs(features: RequestFeatures) -> bool:
-    return features.logprobs or bool(features.top_logprobs)
+def wants_logprobs(features: RequestFeatures, body: dict[str, Any] | None = None) -> bool:
+    """Whether the request asks for logprobs. On /v1/responses that may be the ``include`` entry
+    alone (no ``top_logprobs``), which the features do not carry: pass the body to see it."""
+    if features.logprobs or features.top_logprobs:
+        return True
+    include = body.get("include") if body is not None and features.route == RESPONSES else None
+    return isinstance(include, list) and _LOGPROBS_INCLUDE in include
 
 
 def sweep_action(biased: int, distinct_bias: int, has_bias: bool, logprobs: bool, hardening: Hardening) -> str | None:
@@ -91,7 +96,7 @@ def neutralise_sweep(
     body: dict[str, Any], features: RequestFeatures, biased: int, distinct_bias: int, hardening: Hardening
 ) -> list[str]:
     """Apply ``sweep_action``; returns the action applied ([] or one name)."""
-    action = sweep_action(biased, distinct_bias, bool(features.logit_bias), wants_logprobs(features), hardening)
+    action = sweep_action(biased, distinct_bias, bool(features.logit_bias), wants_logprobs(features, body), hardening)
     if action == SWEEP_DROP_LOGIT_BIAS:
         body.pop("logit_bias", None)
     elif action == SWEEP_DROP_LOGPROBS:

@@ -2,45 +2,50 @@
 
 What it does. The text is scanned for *slots*: places where one of the
 lexicon's interchangeable renderings appears ("do not" / "don't" / "don’t",
-"toward" / "towards", "For example," / "For instance,", "colour" / "color", a
-dash between words as "—", " — ", " – ", " - " or " -- ", a straight or curly
-apostrophe, one or two spaces after a sentence or a colon, a capital or not
-after a colon). At each slot a keyed hash of (account key, context, slot kind)
-picks the variant this account's texts use there, and the marker writes that
-variant. The context is the previous word; for spacing and dashes, the words on
-both sides (sentence ends repeat far more than the pairs around them, and every
-distinct context is one more independent choice). Nothing else
-changes: no word is added or dropped, meaning and register stay (a contraction
-is the largest shift), code spans, URLs, identifiers and JSON are left alone.
+"toward" / "towards", "For example," / "For instance,", "colour" / "color",
+"based on" / "based upon", "floating-point" / "floating point"), a dash between
+words as "—", " — ", " – ", " - " or " -- ", a quoted term or phrase in straight
+or curly, double or single quotes, a straight or curly apostrophe, one or two
+spaces after a sentence or a colon, a capital or not after a colon, an optional
+comma before a clause-initial "then", "but" or "and". At each slot a keyed hash
+of (account key, context, slot kind) picks the variant this account's texts use
+there, and the marker writes that variant. The context is the words on both
+sides of the slot: repeated phrases ("does not", "the behavior") sit between
+different words far more often than after different ones, and every distinct
+context is one more independent choice. Nothing else changes: no word is added
+or dropped, meaning and register stay (a contraction is the largest shift); code
+spans, GNU-style `quotes', URLs, identifiers and JSON are left alone.
 
 Why it is verifiable. For a text and a candidate account, count the slots whose
 variant is the one the account's key picks. For text the account did not
-receive, each distinct (previous word, slot kind) pair matches with probability
-1/k (k variants), independently, whatever the author's habits, because the key
-makes the pick a random function of the context; repeated pairs are counted
-once so habits cannot stack. The score is the matched information (log2 k per
-matched slot) and its p-value is exact (the null distribution of a sum of
-independent weighted Bernoullis). A text marked for the account matches every
-slot. Conditioning on one or two neighbouring words only keeps the rule simple
-enough for a model trained on marked text to pick it up, which is what lets the
-mark be found in a distilled model's outputs, not just in copies of the text.
+receive, each distinct (context, slot kind) pair matches with probability 1/k
+(k variants), independently, whatever the author's habits, because the key makes
+the pick a random function of the context; repeated pairs are counted once so
+habits cannot stack. The score is the matched information (log2 k per matched
+slot) and its p-value is exact (the null distribution of a sum of independent
+weighted Bernoullis). A text marked for the account matches every slot, so its
+p-value is 2^-bits: attribution needs log2(accounts / alpha) bits (17.6 for 100
+accounts at ``ALPHA``). Conditioning on the neighbouring words only keeps the
+rule simple enough for a model trained on marked text to pick it up, which is
+what lets the mark be found in a distilled model's outputs, not just in copies
+of the text.
 
 Streaming. ``TextMarker.feed`` takes text in arbitrary pieces and returns the
 marked text it can already decide: it holds back the last whitespace-separated
-run and, near a possible slot, the few runs a phrase needs (at most
-``lexicon.MAX_PHRASE_WORDS`` words plus one). ``feed`` + ``finish`` over any
+run and, near a possible slot, the few tokens a decision needs (a phrase and the
+word after it; a quoted span's closing quote, at most ``QUOTE_MAX`` tokens; a
+backtick's closing run, at most ``INLINE_MAX``). ``feed`` + ``finish`` over any
 split of a text gives exactly ``fingerprint_text`` of the whole text.
 
-Cost in quality (``bench/fingerprint.py``, ~300-token samples): 2.8-4.2% of the words are
+Cost in quality (``bench/fingerprint.py``, ~300-token samples): 3.1-4.9% of the words are
 replaced by their variant (a contraction, a synonym in a safe frame, a US/UK spelling, a
-compound written open or closed) and 3.2-4.0 punctuation or spacing marks per 100 words
-change (apostrophe and quote style, dash style, one or two spaces after a sentence or a
-colon, the case after a colon, an optional comma). Spelling may mix US and UK forms and dash
-styles; register moves slightly (contractions). Attribution needs about 17 bits (100
-accounts, alpha 0.001): at ~300 tokens 99.9% of assistant-style samples and 91-94% of
-held-out technical prose are attributed; from ~600 tokens all of them. Normalising spacing
-and punctuation removes most of the bits; the lexical part alone attributes reliably from
-~2,400 tokens.
+compound written open or closed) and 3.8-4.6 punctuation or spacing marks per 100 words change
+(quote, apostrophe and dash style, one or two spaces after a sentence or a colon, the case after
+a colon, an optional comma). Spelling may mix US and UK forms, quote and dash styles; register
+moves slightly (contractions). At ~300 tokens, 100 accounts and alpha 0.0005, 99.9% of
+assistant-style samples and 95.9-99.2% of held-out technical prose are attributed; from ~600
+tokens all of them. Normalising spacing and punctuation removes most of the bits; the lexical
+part alone attributes reliably from ~2,400 tokens.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final, Literal
 
 from proxy.shaping.lexicon import INDEX, SETS, Group
@@ -75,10 +81,20 @@ from proxy.shaping.tokenizer import (
 _Tok = Callable[[int], "Token | None"]
 _SENTENCE_END: Final = frozenset({".", "!", "?", ":"})
 _APOSTROPHES: Final = ("'", "’")
-_OPEN_QUOTES: Final = ('"', "“")
-_CLOSE_QUOTES: Final = ('"', "”")
+# A quoted span's pair, in four renderings: double or single quotes (the American and the
+# British habit), straight or curly.
+_QUOTES: Final = (('"', '"'), ("“", "”"), ("'", "'"), ("‘", "’"))
+_OPENERS_Q: Final = MappingProxyType({'"': 0, "“": 1, "'": 2, "‘": 3})
+_QUOTE_CHARS: Final = frozenset('"“”\'‘’')
+# How far the closing quote may be: a short quoted term or phrase on one line. Bounded so the
+# stream holds back only a few words while it looks.
+QUOTE_MAX: Final = 20
 _STRONG_STYLES: Final = ("**", "__")
 INLINE_MAX: Final = 40
+# The default family-wise false-attribution bound: half the 0.1% target, because the test is
+# nearly exact (Bonferroni over accounts whose picks are independent), so its false rate sits
+# close to alpha and a bound at the target itself would be met only on average.
+ALPHA: Final = 5e-4
 # A dash between words, tight or spaced, in five renderings: em dash, spaced em dash, spaced
 # en dash (the British habit), spaced hyphen or double hyphen (plain-text habits). All read as
 # the same break.
@@ -86,10 +102,39 @@ _DASHES: Final = ("—", " — ", " – ", " - ", " -- ")
 _CLOSERS: Final = frozenset({")", "]", '"', "”", "’"})
 # Words that may follow a colon capitalised or not: function words, never names.
 _AFTER_COLON: Final = frozenset(
-    "the a an this that these those it its if when in for you we they there each all some most no on at by with as"
+    """the a an this that these those it its if when in for you we they there each all some most no on at by with as
+    although because since unless once while whether though not only both either neither any many several few more
+    such what which who how why where one"""
     .split()
 )
-_OPENERS: Final = frozenset({"(", "[", '"', "“", "*"})  # what may start a sentence besides a word
+# An optional comma before a conjunction that starts a clause: "If it is missing, then" / "If
+# it is missing then", "It is slow, but it works" / "It is slow but it works". Per conjunction:
+# the previous words with which it makes one phrase ("and then", "all but", "here and there"),
+# and the next words that show a clause starts (None: any word).
+_CONJ_NOT_AFTER: Final = MappingProxyType(
+    {
+        "then": frozenset(
+            "and or but nor since until till by from just only even back what now right if the a an so than then"
+            .split()
+        ),
+        "but": frozenset(
+            """all nothing anything everything none nobody everyone everybody anyone anybody one no last cannot and
+            or but then""".split()
+        ),
+        "and": frozenset("here there then now between both over again more less back up and or but".split()),
+    }
+)
+_CONJ_CLAUSE: Final = MappingProxyType(
+    {
+        "then": None,
+        "but": frozenset(
+            "it this they we you i he she there these those if when not also only in as since because instead still"
+            .split()
+        ),
+        "and": frozenset("it they we you he she there".split()),
+    }
+)
+_OPENERS: Final = frozenset({"(", "[", '"', "“", "'", "‘", "*"})  # what may start a sentence besides a word
 _CLAUSE_PUNCT: Final = frozenset({",", ";", ":", "—", "(", "-", "–"})
 
 # --------------------------------------------------------------------------------------
@@ -144,6 +189,7 @@ class TextMarker:
         "_at_start",
         "_buf",
         "_cache",
+        "_caps",
         "_fence",
         "_final",
         "_inline",
@@ -154,6 +200,8 @@ class TextMarker:
         "_prev",
         "_prev_name",
         "_quote",
+        "_quote_depth",
+        "_quote_seen",
         "_sig",
         "_skip_run",
         "_strong",
@@ -168,6 +216,7 @@ class TextMarker:
         self._buf = ""
         self._prev = ""  # canonical previous word ("" at the start); a slot's group name after a slot
         self._prev_name = False  # the previous word was capitalized mid-sentence (a name)
+        self._caps = False  # the previous word was in capitals: in ALL-CAPS text, words are not acronyms
         self._at_start = True  # a sentence starts here
         self._fence = False  # inside a ``` block
         self._inline = 0  # length of the backtick run that opened an inline code span
@@ -175,7 +224,9 @@ class TextMarker:
         self._last = WS  # kind of the last emitted token
         self._last_text = ""
         self._sig = ""  # text of the last non-whitespace token
-        self._quote: int | None = None  # style of the open double quote, if one is open
+        self._quote: int | None = None  # style written for the open quoted span, if one is open
+        self._quote_seen = 0  # style the open span's opening quote had (its closing quote matches it)
+        self._quote_depth = 0  # quotes opened and left as written, still open on this line
         self._strong: int | None = None  # style of the open **strong** span, if one is open
         self._mode: _Mode = "undecided"
         self._skip_run = False  # inside an over-long run: passing it through until whitespace
@@ -264,14 +315,16 @@ class TextMarker:
         if kind == WS:
             if "\n" in t.text:
                 self._at_start = True
+                self._quote_depth = 0
         elif kind == WORD:
             self._prev = canon(t.text)
             self._prev_name = t.text[0].isupper() and not self._at_start
+            self._caps = len(t.text) > 1 and t.text.isupper()
             self._at_start = False
             self.words += 1
         elif kind in (NUM, OPAQUE, ABBREV):
             self._prev = "#num" if kind == NUM else "#opaque" if kind == OPAQUE else canon(t.text)
-            self._prev_name = False
+            self._prev_name = self._caps = False
             self._at_start = False
         elif kind == ELLIPSIS or (kind == PUNCT and t.text in _SENTENCE_END):
             self._at_start = True
@@ -291,6 +344,12 @@ class TextMarker:
             if n >= 3 and not self._inline:
                 self._fence = not self._fence
             elif not self._fence:
+                end = None if self._inline else _gnu_quote(i, n, tok)
+                if end is not None:
+                    # A GNU-style `quote' (or TeX ``quote''): passed through as written, prose after.
+                    out.extend(tok_text for k in range(i, end) if (tok_text := _text(tok(k))))
+                    self._set_last(PUNCT, "'")
+                    return end
                 self._inline = 0 if self._inline == n else (self._inline or n)
                 self._inline_tokens = 0
             out.append(t.text)
@@ -312,11 +371,14 @@ class TextMarker:
             if end is not None:
                 return end
             if t.kind == WORD and ("'" in t.text or "’" in t.text) and self._plain_word(t.text):
-                return self._apostrophe(t, i, out)
+                return self._apostrophe(t, i, tok, out)
             if t.kind == WORD and self._sig == ":" and self._last == WS and t.text.lower() in _AFTER_COLON:
                 return self._colon_case(t, i, out)
-        elif t.kind == WS and t.text in (" ", "  ") and self._last == PUNCT and self._last_text in ".!?:":
-            # One or two spaces between sentences (and after a colon, the older typewriter rule):
+        elif t.kind == WS and t.text in (" ", "  ") and self._last == PUNCT and (
+            self._last_text in ".!?:" or (self._at_start and self._last_text in _CLOSERS)
+        ):
+            # One or two spaces between sentences (also after "word.)" or 'word."'; and after a
+            # colon, the older typewriter rule):
             # invisible once rendered, a typewriter habit in plain text. The weakest part of the
             # mark (whitespace normalisation removes it).
             nxt = tok(i + 1)
@@ -333,6 +395,10 @@ class TextMarker:
                 self._mark_slot(":  " if colon else "  ", (" ", "  "), len(t.text) - 1, out, context)
                 self._set_last(WS, " ")
                 return i + 1
+        if (t.kind == WS and t.text == " " or t.kind == PUNCT and t.text == ",") and self._last in (WORD, NUM):
+            end = self._conj_comma(t, i, tok, out)
+            if end is not None:
+                return end
         if t.kind == WS and t.text == " " and self._dash_before():
             # A spaced dash between words: " — ", " – ", " - " or " -- " (the plain-text habits).
             d, style, width = tok(i + 1), 0, 1
@@ -360,7 +426,8 @@ class TextMarker:
                 self._set_last(PUNCT, "—")
                 return i + 1
         elif t.kind == ELLIPSIS:
-            self._mark_slot("…", ("...", "…"), 0 if t.text == "..." else 1, out)
+            context = f"{self._prev}\x1e{_follow(i + 1, tok)}"
+            self._mark_slot("…", ("...", "…"), 0 if t.text == "..." else 1, out, context)
             self._at_start = True
             self._set_last(ELLIPSIS, t.text)
             return i + 1
@@ -370,20 +437,51 @@ class TextMarker:
             if comma:
                 a, b = b, tok(i + 3)
             if a is not None and a.text == " " and _wordlike(b):
-                self._mark_slot(canon(t.text), (t.text, t.text + ","), 1 if comma else 0, out)
+                context = f"{self._prev}\x1e{_follow(i + (3 if comma else 2), tok)}"
+                self._mark_slot(canon(t.text), (t.text, t.text + ","), 1 if comma else 0, out, context)
                 self._prev = canon(t.text)
                 self._prev_name = self._at_start = False
                 self._set_last(PUNCT, ",")
                 return i + (2 if comma else 1)
-        elif t.kind == PUNCT and t.text in ('"', "“", "”"):
+        elif t.kind == PUNCT and t.text in _QUOTE_CHARS:
             return self._quote_mark(t, i, tok, out)
         elif t.kind == STRONG:
             return self._strong_mark(t, i, tok, out)
         self._emit(t, out)
         return i + 1
 
+    def _conj_comma(self, t: Token, i: int, tok: _Tok, out: list[str]) -> int | None:
+        """The optional comma before a clause-initial conjunction (see ``_CONJ_NOT_AFTER``),
+        decided at the comma or at the space where one could stand."""
+        comma = t.kind == PUNCT
+        j = i + 1 if comma else i
+        if comma:
+            sp = tok(j)
+            if sp is None or sp.text != " ":
+                return None
+        word = tok(j + 1)
+        if word is None or word.kind != WORD or word.text not in ("then", "but", "yet", "and"):
+            return None
+        conj = _next_canon(j + 1, tok)  # "yet" is a variant of "but"
+        if conj not in _CONJ_NOT_AFTER or self._prev in _CONJ_NOT_AFTER[conj]:
+            return None
+        sp2, nxt = tok(j + 2), tok(j + 3)
+        if sp2 is None or sp2.text != " " or not _wordlike(nxt):
+            return None
+        after = _next_canon(j + 3, tok)
+        clause = _CONJ_CLAUSE[conj]
+        if clause is not None and after not in clause:
+            return None
+        self._mark_slot(", " + conj, (" ", ", "), int(comma), out, f"{self._prev}\x1e{after}")
+        self._set_last(WS, " ")
+        # The same for both renderings: what follows sees a clause break ("but" / "yet" after it).
+        self._sig = ","
+        return j + 1
+
     def _plain_word(self, text: str) -> bool:
         """Not a name, an acronym or a title word (those stay as written)."""
+        if self._caps and text.isupper():
+            return True  # in text written in capitals, a word in capitals is not an acronym
         lower = text.lower()
         pronoun_i = lower == "i" or lower.startswith(("i'", "i’"))
         if len(text) > 1 and text.isupper() and not pronoun_i:
@@ -403,14 +501,18 @@ class TextMarker:
             if end is None:
                 continue
             after = tok(end)
-            if after is not None and after.text in ("-", "'", "’"):
+            # A quote after the word is a compound's apostrophe, unless it closes a quoted span
+            # (then it is in every style: see _quote_mark).
+            if after is not None and (after.text == "-" or (after.text in ("'", "’") and self._quote is None)):
                 continue
             if not self._allowed(group, end, tok):
                 continue
             lower = t.text.lower()
             pronoun_i = lower == "i" or lower.startswith(("i'", "i’"))
             capital = t.text[0].isupper() and not pronoun_i
-            self._word_slot(group, vi, out, capital)
+            upper = self._caps and t.text.isupper()
+            self._word_slot(group, vi, out, capital, f"{self._prev}\x1e{_follow(end, tok)}", upper)
+            self._caps = upper
             self._prev = group.gid
             self._prev_name = False
             self._at_start = False
@@ -475,8 +577,10 @@ class TextMarker:
             chosen = self._cache[key] = _pick(self._akey, prev, gid, k)
         return chosen
 
-    def _word_slot(self, g: Group, observed: int, out: list[str], capital: bool) -> None:
-        chosen = self._pick(g.gid, len(g.forms), observed)
+    def _word_slot(
+        self, g: Group, observed: int, out: list[str], capital: bool, context: str, upper: bool = False
+    ) -> None:
+        chosen = self._pick(g.gid, len(g.forms), observed, context)
         seen = sum(1 for kind, _ in g.shapes[observed] if kind in (WORD, NUM))
         self.words += seen
         if chosen != observed:
@@ -487,7 +591,9 @@ class TextMarker:
             else:
                 self.changed_words += seen
         form = g.forms[chosen]
-        if capital:
+        if upper:
+            form = form.upper()
+        elif capital:
             form = form[:1].upper() + form[1:]
         elif form == "i" or form.startswith(("i ", "i'", "i’")):
             form = "I" + form[1:]
@@ -512,17 +618,18 @@ class TextMarker:
             self._emit(t, out)
             return i + 1
         observed = int(t.text != lower)
-        chosen = self._pick(":Aa", 2, observed)
+        chosen = self._pick(":Aa", 2, observed, f"{self._prev}\x1e{lower}")
         self.changed_marks += chosen != observed
         self._emit(Token(WORD, lower.capitalize() if chosen else lower, t.start, t.end), out)
         return i + 1
 
-    def _apostrophe(self, t: Token, i: int, out: list[str]) -> int:
+    def _apostrophe(self, t: Token, i: int, tok: _Tok, out: list[str]) -> int:
         word = canon(t.text)
         observed = 0 if "'" in t.text else 1
-        chosen = self._pick("'" + word, 2, observed)
+        chosen = self._pick("'" + word, 2, observed, f"{self._prev}\x1e{_follow(i + 1, tok)}")
         mark = _APOSTROPHES[chosen]
         out.append(t.text.replace("'", mark).replace("’", mark))
+        self._caps = len(t.text) > 1 and t.text.isupper()
         self.words += 1
         self.changed_marks += chosen != observed
         self._prev = word
@@ -532,21 +639,34 @@ class TextMarker:
         return i + 1
 
     def _quote_mark(self, t: Token, i: int, tok: _Tok, out: list[str]) -> int:
-        # An opening quote follows whitespace (or starts the text) and precedes a word; the
-        # closing one takes the style the opening one got, so a pair never mixes styles.
-        opening = t.text in ('"', "“") and self._last in (WS,) and _wordlike(tok(i + 1))
-        if opening and self._quote is None:
-            observed = 0 if t.text == '"' else 1
-            chosen = self._pick('"', 2, observed)
-            self.changed_marks += chosen != observed
-            self._quote = chosen
-            out.append(_OPEN_QUOTES[chosen])
-        elif t.text in ('"', "”") and self._quote is not None and self._last != WS:
-            out.append(_CLOSE_QUOTES[self._quote])
+        # A quoted span: an opening quote after whitespace or a bracket, before a word, whose
+        # closing quote follows on the same line within QUOTE_MAX tokens with no other quote
+        # between, and not inside a quote left as written (so a nested quote never ends up in
+        # the outer one's style). The pair takes one of four styles; the closing quote follows
+        # the opening one, so a pair never mixes styles.
+        opening = t.text in _OPENERS_Q and (self._last == WS or self._last_text in ("(", "[")) and _wordlike(tok(i + 1))
+        if self._quote is not None and t.text in _QUOTES[self._quote_seen] and self._last != WS:
+            out.append(_QUOTES[self._quote][1])
             self._quote = None
+        elif opening and not self._quote_depth and _closes(t.text, i, tok):
+            observed = _OPENERS_Q[t.text]
+            context = f"{self._prev}\x1e{_next_canon(i + 1, tok)}"
+            chosen = self._pick('"', len(_QUOTES), observed, context)
+            self.changed_marks += chosen != observed
+            self._quote, self._quote_seen = chosen, observed
+            out.append(_QUOTES[chosen][0])
         else:
+            # Quotes left as written (marking never changes them) count the depth of nesting.
+            if opening:
+                self._quote_depth += 1
+            elif self._quote_depth and self._last != WS:
+                self._quote_depth -= 1
             out.append(t.text)
-        self._set_last(PUNCT, t.text)
+            self._set_last(PUNCT, t.text)
+            return i + 1
+        # One text for every style, so what follows (a dash after a closing quote) sees the same
+        # context whichever style was written.
+        self._set_last(PUNCT, '"')
         return i + 1
 
     def _strong_mark(self, t: Token, i: int, tok: _Tok, out: list[str]) -> int:
@@ -563,7 +683,7 @@ class TextMarker:
             self._strong = None
         elif opening and (self._last == WS or self._last_text in "([{\"'“‘:"):
             observed = _STRONG_STYLES.index(t.text)
-            chosen = self._pick("**", 2, observed)
+            chosen = self._pick("**", 2, observed, f"{self._prev}\x1e{_next_canon(i + 1, tok)}")
             self.changed_marks += chosen != observed
             self._strong = chosen
             out.append(_STRONG_STYLES[chosen])
@@ -573,6 +693,7 @@ class TextMarker:
         return i + 1
 
 
+_LABEL = re.compile(r"\[\s*[\d-][\w .:-]{0,40}\]")
 _JSON_ARRAY = re.compile(r"\[\s*(?:[\"{\[\]\d-]|(?:true|false|null)\b)")
 
 
@@ -586,7 +707,14 @@ def _json_start(buf: str, final: bool) -> _Mode | None:
         return "verbatim"
     if stripped[0] != "[":
         return "prose"
-    # "[ Guillem Jover ]" or "[link](url)" is prose; "[1, 2]" or '["a"]' is JSON.
+    # "[ Guillem Jover ]" or "[link](url)" is prose; "[1, 2]" or '["a"]' is JSON; "[1] The" (a
+    # footnote) or "[4.5.5] * fix" (a changelog) is prose, "[1]" alone is JSON.
+    label = _LABEL.match(stripped)
+    if label:
+        rest = stripped[label.end() :].lstrip()
+        if not rest:
+            return "verbatim" if final else None
+        return "prose" if rest[0].isalpha() or rest[0] in "\"“'‘(*-" else "verbatim"
     if _JSON_ARRAY.match(stripped):
         return "verbatim"
     body = stripped[1:].lstrip()
@@ -604,6 +732,43 @@ def _spaced_dash(t: Token | None) -> int:
     return {"–": 2, "-": 3}.get(t.text, 0) if t.kind == PUNCT else 0
 
 
+def _closes(opener: str, i: int, tok: _Tok) -> bool:
+    """Whether the quote at ``i`` opens a span that its closing quote ends (see ``_quote_mark``)."""
+    closers = _QUOTES[_OPENERS_Q[opener]]
+    for j in range(i + 2, i + 2 + QUOTE_MAX):
+        t = tok(j)
+        if t is None or t.kind == TICK or (t.kind == WS and "\n" in t.text):
+            return False
+        if t.kind == PUNCT and t.text in _QUOTE_CHARS:
+            before, after = tok(j - 1), tok(j + 1)
+            return t.text in closers and before is not None and before.kind != WS and not _wordlike(after)
+    return False
+
+
+def _gnu_quote(i: int, n: int, tok: _Tok) -> int | None:
+    """The end of a GNU-style `quote' (n = 1) or TeX-style ``quote'' (n = 2) opened by the backtick
+    run at ``i``: a run of n apostrophes after a non-space, on the same line, before any backtick
+    run (then it is a code span: None). Only what lies inside is looked at, and that is passed
+    through unmarked, so marking never changes where the quote ends."""
+    for j in range(i + 1, i + 1 + INLINE_MAX):
+        t = tok(j)
+        if t is None or t.kind == TICK or (t.kind == WS and "\n" in t.text):
+            return None
+        if j > i + 1 and t.kind == PUNCT and t.text in _APOSTROPHES:
+            before = tok(j - 1)
+            run = [tok(j + m) for m in range(n)]
+            if before is None or before.kind == WS or not all(r is not None and r.text in _APOSTROPHES for r in run):
+                continue
+            after = tok(j + n)
+            # "`'a'`" is code holding a quoted literal, not a quote.
+            return None if after is not None and after.kind == TICK else j + n
+    return None
+
+
+def _text(t: Token | None) -> str:
+    return "" if t is None else t.text
+
+
 def _wordlike(t: Token | None) -> bool:
     return t is not None and t.kind in (WORD, NUM)
 
@@ -615,6 +780,25 @@ def _match(shape: tuple[tuple[int, str], ...], i: int, tok: _Tok) -> int | None:
         if t is None or t.kind != kind or (t.text.lower() if kind != WS else t.text) != text:
             return None
     return i + len(shape)
+
+
+def _follow(j: int, tok: _Tok) -> str:
+    """What follows a slot, as its context: the next word or number on the line
+    (``_next_canon``), "#" for anything else. Unchanged by marking: no slot adds or removes a word,
+    and the one optional comma between words (before a conjunction) is looked through."""
+    t = tok(j)
+    if t is not None and t.kind == WS and "\n" not in t.text:
+        j += 1
+        t = tok(j)
+    if t is None:
+        return ""
+    if t.kind == PUNCT and t.text == ",":
+        a, b = tok(j + 1), tok(j + 2)
+        if a is not None and a.text == " " and b is not None and b.kind == WORD:
+            conj = _next_canon(j + 2, tok)
+            if conj in _CONJ_NOT_AFTER:
+                return conj
+    return _next_canon(j, tok) if t.kind in (WORD, NUM) else "#"
 
 
 def _next_canon(j: int, tok: _Tok) -> str:
@@ -721,7 +905,7 @@ def evidence(text: str, key: bytes, accounts: Iterable[str]) -> list[Evidence]:
     return out
 
 
-def attribute(results: Sequence[tuple[str, float, float]], alpha: float = 1e-3) -> str | None:
+def attribute(results: Sequence[tuple[str, float, float]], alpha: float = ALPHA) -> str | None:
     """The account the text carries the mark of, or None.
 
     Bonferroni over the accounts tested: the chance that an unmarked text is

@@ -129,29 +129,30 @@ she is/she's/she’s | word; next!=not,@HAS
 # Sentence-initial connectives (followed by a comma)
 additionally/moreover/furthermore/in addition/also | initial
 however/that said | initial
-for example/for instance | initial
-consequently/as a result | initial
-finally/lastly | initial
+for example/for instance
 first/firstly | initial
 second/secondly | initial
 third/thirdly | initial
 in summary/to summarize/in short | initial
-similarly/likewise | initial
 specifically/in particular | initial
 in fact/indeed | word; next!=not
 in other words/put differently/put another way | initial
 on the other hand/in contrast | initial
-meanwhile/in the meantime | initial
 notably/importantly | initial
 instead/rather | initial
-currently/at present/at the moment | initial
-ultimately/in the end | initial
 note/keep in mind | start; next=that
 make sure/ensure | word; next!=to,of,it
 makes sure/ensures | word; next!=to,of,it
 made sure/ensured | word; next!=to,of,it
 
 # Optional comma after a sentence-initial adverb ("Then, the" / "Then the")
+therefore,/therefore/thus,/thus | start; word
+finally,/finally/lastly,/lastly | start; word
+similarly,/similarly/likewise,/likewise | start; word
+consequently,/consequently/as a result,/as a result | start; word
+meanwhile,/meanwhile/in the meantime,/in the meantime | start; word
+ultimately,/ultimately/in the end,/in the end | start; word
+currently,/currently/at present,/at present/at the moment,/at the moment | start; word
 then,/then | start; word
 now,/now | start; word
 so,/so | start; word
@@ -195,7 +196,7 @@ at first,/at first | start; word
 in theory,/in theory | start; word
 
 # Connectives and pronouns anywhere
-therefore/thus | next!=far
+therefore/thus | notstart; next!=far
 nevertheless/nonetheless
 often/frequently | prev!=so,as
 usually/typically
@@ -308,6 +309,20 @@ retrieve/fetch | word; prev=@MODAL; next=@DET
 retrieves/fetches | word; prev!=@DET; next=@DET
 retrieving/fetching | word; prev!=@DET; next=@DET
 contains/includes | word; prev!=@DET; next=@DET
+check/verify | word; prev=@MODAL; next=that,whether,if
+checks/verifies | word; prev!=@DET; next=that,whether,if
+based on/based upon | word
+depends on/depends upon | word
+depend on/depend upon | word
+depending on/depending upon | word
+dependent on/dependent upon | word
+relies on/relies upon | word
+rely on/rely upon | word
+regardless of/irrespective of | word
+compared to/compared with | word
+given/specified | word; lower; prev=the
+backward/backwards
+amid/amidst
 
 # Small counts: digits or words ("3 files" / "three files")
 two/2 | notstart; spaced; plain; word; lower; prev!=@NUMPREV,the,a,an; next!=@UNITS,of,or,and,to,more,times,point
@@ -372,6 +387,38 @@ pop-up/popup
 e-mail/email
 e-mails/emails
 life cycle/lifecycle
+left-hand/left hand
+right-hand/right hand
+top-level/top level
+floating-point/floating point
+human-readable/human readable
+thread-safe/thread safe
+well-defined/well defined
+user-defined/user defined
+hard-coded/hardcoded
+stand-alone/standalone
+non-negative/nonnegative
+non-standard/nonstandard
+non-existent/nonexistent
+non-interactive/noninteractive
+non-trivial/nontrivial
+multi-byte/multibyte
+multi-user/multiuser
+white space/whitespace
+lowercase/lower-case/lower case
+uppercase/upper-case/upper case
+bytecode/byte code
+website/web site
+websites/web sites
+web page/webpage
+web pages/webpages
+wild card/wildcard
+wild cards/wildcards
+end user/end-user
+end users/end-users
+start-up/startup
+pre-defined/predefined
+per cent/percent
 
 # Spelling variants (American / British, and pairs valid in both)
 judgment/judgement
@@ -401,6 +448,10 @@ willful/wilful
 installment/instalment
 installments/instalments
 jewelry/jewellery
+artifact/artefact
+artifacts/artefacts
+skeptical/sceptical
+learned/learnt
 """
 
 # -ize / -ise: every form of these stems.
@@ -439,6 +490,18 @@ _PAIRS: Final[tuple[tuple[str, str], ...]] = (
     ("canceled", "cancelled"), ("canceling", "cancelling"), ("signaled", "signalled"), ("signaling", "signalling"),
     ("fueled", "fuelled"), ("fueling", "fuelling"), ("totaled", "totalled"), ("leveled", "levelled"),
     ("marveled", "marvelled"), ("counselor", "counsellor"), ("counselors", "counsellors"),
+    ("marshaled", "marshalled"), ("marshaling", "marshalling"), ("tunneled", "tunnelled"),
+    ("tunneling", "tunnelling"), ("channeled", "channelled"), ("leveling", "levelling"), ("totaling", "totalling"),
+    ("counseling", "counselling"), ("modeler", "modeller"), ("enrollment", "enrolment"),
+    ("fulfillment", "fulfilment"),
+    # -ize verbs of technical prose, without the -izer nouns (often parameter names: "initializer").
+    ("initialize", "initialise"), ("initializes", "initialises"), ("initialized", "initialised"),
+    ("initializing", "initialising"), ("initialization", "initialisation"), ("serialize", "serialise"),
+    ("serializes", "serialises"), ("serialized", "serialised"), ("serializing", "serialising"),
+    ("serialization", "serialisation"), ("deserialize", "deserialise"), ("deserialized", "deserialised"),
+    ("deserializing", "deserialising"), ("deserialization", "deserialisation"), ("parallelize", "parallelise"),
+    ("parallelized", "parallelised"), ("vectorized", "vectorised"), ("canonicalize", "canonicalise"),
+    ("memoize", "memoise"), ("memoized", "memoised"), ("memoization", "memoisation"),
 )  # fmt: skip
 
 
@@ -594,12 +657,16 @@ def _check() -> None:
             clash = field & unstable
             if clash:
                 raise ValueError(f"lexicon group {g.gid!r}: next-word condition names a non-canonical variant {clash}")
-    seen: dict[Shape, str] = {}
+    # A variant belongs to one group, except in one group for sentence starts and one for
+    # elsewhere ("Thus," / "thus"): the two never apply at the same place.
+    seen: dict[tuple[Shape, bool], str] = {}
     for g in GROUPS:
+        places = (True,) if g.start or g.initial else (False,) if g.notstart else (True, False)
         for shape in g.shapes:
-            if shape in seen:
-                raise ValueError(f"variant {shape!r} in groups {seen[shape]!r} and {g.gid!r}")
-            seen[shape] = g.gid
+            for place in places:
+                if (shape, place) in seen:
+                    raise ValueError(f"variant {shape!r} in groups {seen[shape, place]!r} and {g.gid!r}")
+                seen[shape, place] = g.gid
 
 
 _check()
