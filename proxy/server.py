@@ -8,6 +8,7 @@ at module level.
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import itertools
 import logging
@@ -15,13 +16,13 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import orjson
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 from aiohttp.http_exceptions import LineTooLong
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_server import Server
@@ -62,7 +63,7 @@ from proxy.store import build_store
 from proxy.store.base import Store, StoreUnavailable
 from proxy.store.guard import CircuitBreaker, FailSafeStore
 from proxy.store.memory import MemoryStore
-from proxy.upstream import Upstream, response_headers
+from proxy.upstream import Answer, Upstream, response_headers
 from proxy.usage import Usage, parse_usage
 
 log = logging.getLogger("sluice")
@@ -78,6 +79,11 @@ _LIMIT_TEXT = {
 
 # The longest SSE event relayed (a whole /v1/responses object in its completed event stays far below).
 MAX_SSE_EVENT = 8 * 1024 * 1024
+# Container allocations between two young-generation passes of the garbage collector. Python's 700
+# ran a pass every request or two under load (~6% of the CPU, traversing every in-flight request's
+# objects each time), while almost all a request allocates is freed by reference counting: cycles
+# are rare, and 20,000 of them are a few MB at most.
+GC_YOUNG_THRESHOLD = 20_000
 
 
 @dataclass(slots=True)
@@ -200,13 +206,26 @@ class _Server(Server):
 
 
 class _Runner(web.AppRunner):
-    def __init__(self, app: web.Application, *, header_timeout: float | None = None, **kwargs: Any) -> None:
+    """An AppRunner whose server times request heads and, given ``direct``, hands every request
+    straight to it: no router, no middleware chain (for one catch-all route they cost more per
+    request than the proxy's own routing)."""
+
+    def __init__(
+        self,
+        app: web.Application,
+        *,
+        header_timeout: float | None = None,
+        direct: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(app, **kwargs)
         self._header_timeout = header_timeout
+        self._direct = direct
 
     async def _make_server(self) -> Server:
         server = await super()._make_server()
-        ours = _Server(server.request_handler, request_factory=server.request_factory, **server._kwargs)
+        handler = self._direct or server.request_handler
+        ours = _Server(handler, request_factory=server.request_factory, **server._kwargs)
         ours.header_timeout = self._header_timeout
         return ours
 
@@ -217,10 +236,25 @@ async def _openai_http_errors(request: web.Request, handler: Any) -> web.StreamR
     try:
         return await handler(request)
     except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        code = {404: "unknown_url", 405: "method_not_allowed", 413: "request_too_large"}.get(exc.status, "bad_request")
-        return error_response(exc.status, exc.reason, code)
+        return _openai_http_error(exc)
+
+
+def _openai_http_error(exc: web.HTTPException) -> web.StreamResponse:
+    if exc.status < 400:
+        raise exc
+    code = {404: "unknown_url", 405: "method_not_allowed", 413: "request_too_large"}.get(exc.status, "bad_request")
+    return error_response(exc.status, exc.reason, code)
+
+
+async def _expect_continue(request: web.BaseRequest) -> None:
+    """aiohttp's default ``Expect`` handling (the router's, which the direct path skips)."""
+    expect = request.headers.get("Expect", "")
+    if request.version != HttpVersion11:
+        return
+    if expect.lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0  # the interim answer is no part of the response body
 
 
 def _wall_clock(request: web.BaseRequest) -> float:
@@ -287,19 +321,36 @@ class Sluice:
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         return app
 
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        """The proxy port's requests, straight from aiohttp's server: what ``proxy_app``'s router and
+        middleware did (a catch-all route, ``Expect``, OpenAI-shaped HTTP errors), without their cost."""
+        try:
+            if not request.rel_url.path.startswith("/"):
+                # A CONNECT's authority-form or an OPTIONS' asterisk-form target: no route can match.
+                return error_response(404, "Not Found", "unknown_url")
+            if request.headers.get("Expect"):
+                await _expect_continue(request)
+            return await self.dispatch(request)  # type: ignore[arg-type]  # a web.Request: the app's factory
+        except web.HTTPException as exc:
+            return _openai_http_error(exc)
+
     async def start(self, reuse_port: bool = False) -> tuple[int, int]:
         """Open the upstream pool and both listeners; returns (proxy port, admin port).
 
         ``reuse_port``: bind with SO_REUSEPORT, so ``serve --workers N`` processes share the ports."""
         from proxy.admin import admin_app  # admin depends on Sluice, not the reverse
 
+        young, middle, old = gc.get_threshold()
+        if 0 < young < GC_YOUNG_THRESHOLD:  # 0: collection disabled, left so
+            gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
         verify = getattr(self.store.primary, "verify", None)  # Redis: refused credentials fail here
         if verify is not None:
             await verify()
         await self.upstream.start()
         header_limit = self.config.server.max_header_bytes
         proxy_runner = _Runner(
-            self.proxy_app(),
+            self.proxy_app(),  # its request factory (body size limit) and lifecycle; requests go to handle()
+            direct=self.handle,
             handle_signals=False,
             access_log=None,
             handler_cancellation=True,
@@ -344,6 +395,7 @@ class Sluice:
         self._runners.clear()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=max(self.config.server.drain_seconds, 1.0))
+        await self.store.drain(max(self.config.server.drain_seconds, 1.0))  # the last settlements reach the store
         await self.upstream.close()
         await self.store.close()
 
@@ -477,11 +529,15 @@ class Sluice:
                         await asyncio.sleep(config.detection.delay_s * (0.5 + random.random()))
                     finally:
                         self.metrics.delayed.dec()
-            headers = self.upstream.request_headers(request.headers, key, ip)
+            upstream = self.upstream
+            if upstream.lean:
+                headers: Any = upstream.forwarded_head(request.headers, key, ip)
+            else:
+                headers = upstream.request_headers(request.headers, key, ip)
             data = orjson.dumps(body) if rewritten else raw
             return await self.forward(request, route, "POST", data, headers, exchange)
         finally:
-            self.spawn(self.settle(exchange))
+            self.settle(exchange)
 
     def prepare_shaping(self, exchange: Exchange, body: dict[str, Any], level: ShapingActions) -> list[str]:
         """Set the exchange up for a shaped level's response side; returns the actions set for the answer."""
@@ -568,24 +624,23 @@ class Sluice:
             headers["retry-after-ms"] = str(max(int(a.retry_after * 1000), 1))
         return error_response(429, message, code, headers=headers)
 
-    async def settle(self, exchange: Exchange) -> None:
+    def settle(self, exchange: Exchange) -> None:
+        """Charge the request what it really cost: queued for the store's next batch, never awaited here
+        (it runs even when the client has gone; stop() waits for the queue)."""
         actual = exchange.actual_cost() if exchange.served else 0
         usage = exchange.usage
         prompt = usage.prompt if usage is not None else exchange.features.prompt_tokens
         completion = usage.visible_completion if usage is not None else exchange.chunks
         result = outcome(exchange.plan, exchange.decision, prompt, completion, exchange.served)
         p = exchange.plan
-        started = time.perf_counter()
         try:
-            await self.store.settle(
+            self.store.settle_soon(
                 exchange.account.id, p.limits, exchange.admission, actual, exchange.settle_time(), result,
                 p.half_lives,
             )
         except Exception:  # noqa: BLE001 - settlement must never crash the proxy
             self.metrics.store_errors.labels("settle").inc()
             log.warning("settlement failed for a request; its reservation stands", exc_info=True)
-        finally:
-            self.metrics.child(self.metrics.store_duration, "settle").observe(time.perf_counter() - started)
         tier = p.tier.name
         if usage is not None:
             self.metrics.child(self.metrics.tokens, "prompt", tier).inc(usage.prompt)
@@ -608,15 +663,19 @@ class Sluice:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeouts.total
         started = loop.time()
+        upstream: Answer
         try:
             async with asyncio.timeout(min(timeouts.first_byte, timeouts.total)):
-                upstream = await self.upstream.session.request(
-                    method, self.upstream.base + route, data=data, headers=headers
-                )
+                if isinstance(headers, str):  # the lean client's header lines (Upstream.forwarded_head)
+                    upstream = await self.upstream.post(route, data or b"", headers)
+                else:
+                    upstream = await self.upstream.session.request(
+                        method, self.upstream.base + route, data=data, headers=headers
+                    )
         except TimeoutError:
             self.metrics.upstream_errors.labels("timeout").inc()
             return error_response(504, "The upstream did not answer in time", "upstream_timeout")
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, OSError) as exc:  # OSError: the lean client's connect (refused, TLS)
             self.metrics.upstream_errors.labels("connect").inc()
             log.warning("upstream unreachable: %s", exc.__class__.__name__)
             return error_response(502, "The upstream is unreachable", "upstream_unreachable")
@@ -638,7 +697,7 @@ class Sluice:
                 upstream.close()  # abandoned mid-answer (client gone, timeout): abort the upstream request
 
     async def relay_body(
-        self, upstream: aiohttp.ClientResponse, exchange: Exchange | None, extra: dict[str, str], deadline: float
+        self, upstream: Answer, exchange: Exchange | None, extra: dict[str, str], deadline: float
     ) -> web.StreamResponse:
         try:
             if upstream.content.is_eof():  # the whole answer came with its headers: no timer needed
@@ -686,7 +745,7 @@ class Sluice:
     async def relay_stream(
         self,
         request: web.Request,
-        upstream: aiohttp.ClientResponse,
+        upstream: Answer,
         exchange: Exchange | None,
         extra: dict[str, str],
         deadline: float,
@@ -694,7 +753,14 @@ class Sluice:
         idle = self.config.upstream.timeouts.idle
         headers = response_headers(upstream.headers)
         headers.update(extra)
-        response = web.StreamResponse(status=upstream.status, headers=headers)
+        content = upstream.content
+        try:
+            first = content.read_nowait()  # what came with the upstream's headers, if anything
+        except aiohttp.ClientError:
+            first = b""  # the loop below meets the error again and reports it
+        # With events in hand the headers go out with them, in one write; without, at once, so the
+        # client sees its answer start while the upstream works on the first token.
+        response = (_HeadsWithBody if first else web.StreamResponse)(status=upstream.status, headers=headers)
         if exchange is not None:
             exchange.streamed = True
         try:
@@ -707,11 +773,18 @@ class Sluice:
         tap = StreamTap(drop_usage_chunk=exchange is not None and not exchange.features.include_usage, shaper=shaper)
         loop = asyncio.get_running_loop()
         failure: tuple[str, str] | None = None
+        tail = b""  # the last events read: they go out with the end of the response, in one write
         try:
             while True:
                 try:
-                    async with asyncio.timeout_at(min(loop.time() + idle, deadline)):
-                        chunk = await upstream.content.readany()
+                    if loop.time() >= deadline:
+                        raise TimeoutError
+                    # What has arrived already is taken without arming a timer (a fast upstream's
+                    # answer is often all there); only a wait is timed.
+                    chunk, first = first or content.read_nowait(), b""
+                    if not chunk and not content.at_eof():
+                        async with asyncio.timeout_at(min(loop.time() + idle, deadline)):
+                            chunk = await content.readany()
                 except TimeoutError:
                     self.metrics.upstream_errors.labels("stream_timeout").inc()
                     failure = ("The upstream stalled mid-stream", "upstream_timeout")
@@ -723,21 +796,23 @@ class Sluice:
                 if not chunk:
                     break
                 out = tap.feed(chunk)
-                if out:
-                    await response.write(out)
                 if tap.pending > MAX_SSE_EVENT:
                     # An event that never ends would grow the buffer until the total timeout.
                     self.metrics.upstream_errors.labels("bad_response").inc()
                     failure = ("The upstream sent an unterminated or oversized event", "upstream_bad_response")
+                    tail = out
                     break
+                if content.at_eof():
+                    tail = out
+                    break
+                if out:
+                    await response.write(out)
             # A cut-off event is not forwarded: the client could not parse it.
-            rest = b"" if failure is not None and failure[1] == "upstream_bad_response" else tap.flush()
+            rest = tail + (b"" if failure is not None and failure[1] == "upstream_bad_response" else tap.flush())
             if failure is not None:
                 status = 504 if failure[1] == "upstream_timeout" else 502
                 rest += b"data: " + error_body(status, failure[0], failure[1]) + b"\n\n"
-            if rest:
-                await response.write(rest)
-            await response.write_eof()
+            await response.write_eof(rest)
         except ConnectionResetError:
             pass  # the client went away; forward() aborts the upstream request
         finally:
@@ -745,6 +820,13 @@ class Sluice:
                 exchange.usage = tap.usage
                 exchange.chunks = tap.chunks
         return response
+
+
+class _HeadsWithBody(web.StreamResponse):
+    """A stream whose headers wait for its first body bytes and go out in the same write (aiohttp sends a
+    StreamResponse's headers on their own at prepare(), one more system call per response)."""
+
+    _send_headers_immediately = False
 
 
 def route_generates(route: str) -> bool:

@@ -59,34 +59,96 @@ class StreamTap:
 
     def feed(self, data: bytes) -> bytes:
         """Take bytes from the upstream; return the whole events to forward."""
-        self._buffer += data
+        if type(data) is not bytes:  # a bytearray or memoryview: what is returned must not change under us
+            data = bytes(data)
         buf = self._buffer
-        out = bytearray()
+        if buf:  # an event began in an earlier read: complete it
+            seam = bytes(buf[-3:]) + data[:3]
+            if b"\n\n" not in data and b"\r\n\r\n" not in data and b"\n\n" not in seam and b"\r\n\r\n" not in seam:
+                buf += data  # still no end to it: held, not copied and searched again (an endless event)
+                return b""
+            buf += data
+            data = bytes(buf)
+            buf.clear()
+        size = len(data)
+        # What is forwarded is ``data`` up to the last whole event, less the events not kept: kept runs
+        # are sliced out whole, not copied event by event (almost every event is kept).
+        parts: list[bytes] | None = None
+        run = 0  # where the run of kept events not yet in ``parts`` starts
         start = 0
-        # The next "\n\n" and "\r\n\r\n" at or after start (-1: none in the buffer), kept
-        # between events: searching both afresh for each event scanned the rest of the
-        # buffer every time, quadratic when a whole answer arrives in one read.
-        lf = crlf = -2
-        while True:
-            if lf != -1 and lf < start:
-                lf = buf.find(b"\n\n", start)
-            if crlf != -1 and crlf < start:
-                crlf = buf.find(b"\r\n\r\n", start)
-            if crlf != -1 and (lf == -1 or crlf < lf):
-                end, nxt = crlf, crlf + 4
-            elif lf != -1:
-                end, nxt = lf, lf + 2
-            else:
-                break
-            if self._keep(bytes(buf[start:end])):
-                out += buf[start:nxt]
-            elif self._shaped is not None:
-                out += self._shaped
-                self._shaped = None
-            start = nxt
-        if start:
-            del buf[:start]
-        return bytes(out)
+        keep = self._keep
+        if b"\r" not in data:
+            # Events end at "\n\n" only: one split finds them all. Without a shaper, an event of one
+            # "data: {" line (almost all of them) is read here, without the general path's calls.
+            events = data.split(b"\n\n")
+            events.pop()  # what follows the last blank line: an unfinished event, or nothing
+            plain = self.shaper is None
+            for event in events:
+                nxt = start + len(event) + 2
+                if plain and event.startswith(b"data: {") and b"\n" not in event:
+                    try:
+                        obj = orjson.loads(event[6:])  # JSON allows the whitespace strip() would drop
+                    except orjson.JSONDecodeError:
+                        kept = True
+                    else:  # a "{" that parsed is a dict
+                        choices = obj.get("choices")
+                        delta = None
+                        if type(choices) is list and len(choices) == 1 and "usage" not in obj and "type" not in obj:
+                            choice = choices[0]
+                            if type(choice) is dict:
+                                delta = choice.get("delta")
+                        if type(delta) is dict:
+                            # A chat chunk of one choice, no usage (almost every event): what _read does.
+                            for k in _DELTA_FIELDS:
+                                if delta.get(k):
+                                    self.chunks += 1
+                                    break
+                            kept = True
+                        else:
+                            kept = self._read(obj)
+                else:
+                    kept = keep(event)
+                if not kept:
+                    parts = self._cut(parts, data[run:start])
+                    run = nxt
+                start = nxt
+        else:
+            # The next "\n\n" and "\r\n\r\n" at or after start (-1: none), kept between events:
+            # searching both afresh for each event scanned the rest of the data every time, quadratic
+            # when a whole answer arrives in one read.
+            lf = crlf = -2
+            while True:
+                if lf != -1 and lf < start:
+                    lf = data.find(b"\n\n", start)
+                if crlf != -1 and crlf < start:
+                    crlf = data.find(b"\r\n\r\n", start)
+                if crlf != -1 and (lf == -1 or crlf < lf):
+                    end, nxt = crlf, crlf + 4
+                elif lf != -1:
+                    end, nxt = lf, lf + 2
+                else:
+                    break
+                if not keep(data[start:end]):
+                    parts = self._cut(parts, data[run:start])
+                    run = nxt
+                start = nxt
+        if start < size:
+            buf += data[start:] if start else data
+        if parts is None:
+            return data if start == size else data[:start]
+        parts.append(data[run:start])
+        return b"".join(parts)
+
+    def _cut(self, parts: list[bytes] | None, kept: bytes) -> list[bytes]:
+        """The output so far once an event is dropped: the events kept before it, then what
+        shaping put in its place, if anything."""
+        if parts is None:
+            parts = []
+        parts.append(kept)
+        if self._shaped is not None:
+            parts.append(self._shaped)
+            self._shaped = None
+        return parts
 
     @property
     def pending(self) -> int:
@@ -118,38 +180,51 @@ class StreamTap:
         return False
 
     def _keep(self, event: bytes) -> bool:
+        if b"\n" not in event and b"\r" not in event:  # one line, the usual event: no splitting
+            return not event.startswith(b"data:") or self._data(event[5:].strip(), event) is not False
         for line in event.splitlines():
-            if not line.startswith(b"data:"):
-                continue
-            payload = line[5:].strip()
-            if payload == b"[DONE]":
-                self.done = True
-                if self.shaper is not None:
-                    held = self._finish()
-                    if held:
-                        self._shaped = held + event + b"\n\n"
-                        return False
-                return True
-            try:
-                obj = orjson.loads(payload)
-            except orjson.JSONDecodeError:
-                return True
-            if not isinstance(obj, dict):
-                return True
-            self.chunks += _generated(obj)
-            usage = obj.get("usage")
-            if usage:
-                parsed = parse_usage(usage)
-                if parsed is not None:
-                    self.usage = parsed
-                    if self.drop_usage_chunk and obj.get("choices") == []:
-                        return False
-            elif obj.get("type") == "response.completed":
-                response = obj.get("response")
-                if isinstance(response, dict):
-                    self.usage = parse_usage(response.get("usage")) or self.usage
+            if line.startswith(b"data:"):
+                verdict = self._data(line[5:].strip(), event)
+                if verdict is not None:
+                    return verdict
+        return True
+
+    def _data(self, payload: bytes, event: bytes) -> bool | None:
+        """One ``data:`` line of an event: whether to send the event as it is, or None to read its next line."""
+        if payload == b"[DONE]":
+            self.done = True
             if self.shaper is not None:
-                return self._shape(obj)
+                held = self._finish()
+                if held:
+                    self._shaped = held + event + b"\n\n"
+                    return False
+            return True
+        try:
+            obj = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return True
+        if not isinstance(obj, dict):
+            return True
+        if not self._read(obj):
+            return False
+        if self.shaper is not None:
+            return self._shape(obj)
+        return None
+
+    def _read(self, obj: dict[str, Any]) -> bool:
+        """Count an event's generated pieces and take its usage; False: the usage-only chunk to hold back."""
+        self.chunks += _generated(obj)
+        usage = obj.get("usage")
+        if usage:
+            parsed = parse_usage(usage)
+            if parsed is not None:
+                self.usage = parsed
+                if self.drop_usage_chunk and obj.get("choices") == []:
+                    return False
+        elif obj.get("type") == "response.completed":
+            response = obj.get("response")
+            if isinstance(response, dict):
+                self.usage = parse_usage(response.get("usage")) or self.usage
         return True
 
 

@@ -248,7 +248,11 @@ async def test_replicas_sharing_redis_admit_exactly_the_limit(redis_standalone: 
         estimate = features_of("/v1/chat/completions", dict(quota_body)).prompt_tokens + 2
         real = len(QUOTA_CHAT[0]["content"].split()) + 4 + 2  # the stub: a token per word, 4 per message
         served = spent.count(200)
-        charged = int(redis_standalone.client().get(f"sl:{{a:{quota_account}}}:d:{time.strftime('%Y%m%d', time.gmtime())}"))
+        day_key = f"sl:{{a:{quota_account}}}:d:{time.strftime('%Y%m%d', time.gmtime())}"
+        client = redis_standalone.client()
+        # A replica settles just after each response (batched per event-loop turn): wait for the last.
+        await eventually(lambda: int(client.get(day_key) or 0) == served * real)
+        charged = int(client.get(day_key))
         assert charged == served * real  # settled to the token
         upper = QUOTA + 60 * max(real - estimate, 0)
         lower = QUOTA - estimate - 60 * max(estimate - real, 0)

@@ -55,9 +55,9 @@ import hashlib
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from importlib import resources
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
@@ -86,6 +86,9 @@ from proxy.store.guard import longest_wait
 from proxy.store.lane import Lane
 from proxy.windows import CAMPAIGN_ACCOUNTS, CAMPAIGN_HALF_LIFE, GAP_ALPHA, DetectionState, campaign_of
 
+if TYPE_CHECKING:
+    from proxy.store.guard import Settlement
+
 log = logging.getLogger("sluice.store")
 
 DEFAULT_PREFIX = "sl:"
@@ -98,6 +101,8 @@ DETECTION_TTL = 3 * DAY
 CAMPAIGN_TTL = 2 * DAY
 # Admission adds one request to the day-scale counters (AccountWindow.admit).
 _LONG_ADMIT = tuple(1.0 if i == 0 else 0.0 for i in range(len(LONG_COUNTERS)))
+# Bounds of the per-store caches of formatted arguments and key names (cleared when full).
+_CACHE_ENTRIES = 4096
 
 # Errors meaning "the store cannot answer now": the failure policy decides.
 # Anything else (a script bug, a wrong type) is a defect and propagates as is.
@@ -178,12 +183,17 @@ class RedisStore:
         if "{" in prefix or "}" in prefix:
             raise ValueError(f"key prefix must not contain braces, got {prefix!r}")
         self._client = client
-        self._lease_ttl = lease_ttl
+        self._lease_ttl = float(lease_ttl)
         self._prefix = prefix
         self._admit = _Script.load("admit.lua")
         self._settle = _Script.load("settle.lua")
         self._campaign = _Script.load("campaign.lua")
         self._campaigns_failing = False  # logged once per run of failures
+        # Formatted once, not per request: key names per (account, day, month), the admit
+        # script's constant arguments, the increments' text.
+        self._key_cache: dict[tuple[str, str, str], _Keys] = {}
+        self._text_cache: dict[Any, str] = {}
+        self._admit_tail = f"{CONCURRENCY_RETRY!r} {GCRA_TTL_MARGIN!r}"
         # The request path's script calls bypass redis-py on a standalone server (store/lane.py);
         # a cluster routes by slot, so it stays on redis-py's cluster client.
         self._lane: Lane | None = None
@@ -224,7 +234,23 @@ class RedisStore:
         return cls(client, lease_ttl=config.lease_ttl_s, prefix=prefix)
 
     def _keys(self, account: str, day: str, month: str) -> _Keys:
-        return _Keys.of(self._prefix, account, day, month)
+        cache = self._key_cache
+        found = cache.get((account, day, month))
+        if found is None:
+            if len(cache) >= _CACHE_ENTRIES:
+                cache.clear()
+            found = cache[account, day, month] = _Keys.of(self._prefix, account, day, month)
+        return found
+
+    def _text(self, key: Any, make: Callable[[], str]) -> str:
+        """``make()``, remembered under ``key`` (the formatted text of a few recurring values)."""
+        cache = self._text_cache
+        found = cache.get(key)
+        if found is None:
+            if len(cache) >= _CACHE_ENTRIES:
+                cache.clear()
+            found = cache[key] = make()
+        return found
 
     def _campaign_keys(self, kind: str, fingerprint: int) -> list[str]:
         base = f"{self._prefix}{{c:{kind}:{fingerprint}}}"
@@ -242,44 +268,46 @@ class RedisStore:
     ) -> Admission:
         cal = Calendar.at(now)
         keys = self._keys(account, cal.day, cal.month)
-        args = [
-            repr(now),
-            str(cost),
-            lease,
-            repr(float(self._lease_ttl)),
-            repr(cal.day_left),
-            repr(cal.month_left),
-            _limit(limits.requests_per_minute),
-            _limit(limits.tokens_per_minute),
-            _limit(limits.tokens_per_day),
-            _limit(limits.tokens_per_month),
-            _limit(limits.concurrency),
-            repr(CONCURRENCY_RETRY),
-            repr(GCRA_TTL_MARGIN),
-        ]
+        # admit.lua's packed arguments (see its prologue): the lease, then the budget numbers.
+        budget = (
+            f"{now!r} {cost} {self._lease_ttl!r} {cal.day_left!r} {cal.month_left!r} "
+            f"{_packed(limits.requests_per_minute)} {_packed(limits.tokens_per_minute)} "
+            f"{_packed(limits.tokens_per_day)} {_packed(limits.tokens_per_month)} {_packed(limits.concurrency)} "
+            f"{self._admit_tail}"
+        )
+        args = [lease, budget]
         if observation is None:
             reply = await self._run(self._admit, keys.admit(), args)
             counts: dict[str, tuple[int, float, float]] = {}
         else:
-            args += _observation_args(observation, half_lives)
+            args.append(self._observation_text(observation, half_lives))
             reply, counts = await _guard(lambda: self._observe(account, now, lease, keys, args, observation))
         allowed, too_large, request_tat, token_tat, *rest = reply
         waits, window = rest[: len(LIMIT_ORDER)], rest[len(LIMIT_ORDER) :]
-        admission = build_admission(
+        admitted = bool(int(allowed))
+        observed = admitted and observation is not None
+        return build_admission(
             limits,
             now,
             cal,
-            allowed=bool(int(allowed)),
+            allowed=admitted,
             waits={name: float(w) for name, w in zip(LIMIT_ORDER, waits, strict=True) if w},
             too_large=bool(int(too_large)),
             cost=cost,
             lease=lease,
             request_tat=float(request_tat),
             token_tat=float(token_tat),
+            window=_window(window, now, half_lives[1]) if observed else None,
+            campaign=campaign_of(counts) if observed else None,
         )
-        if not admission.allowed or observation is None:
-            return admission
-        return replace(admission, window=_window(window, now, half_lives[1]), campaign=campaign_of(counts))
+
+    def _observation_text(self, obs: Observation, half_lives: tuple[float, float]) -> str:
+        """admit.lua's detection arguments (ARGV 14 on, packed): constants, the ring entry, increments."""
+        short = obs.admit_increments()
+        constants = self._text(("det", half_lives[0]), lambda: _observation_constants(half_lives[0]))
+        increments = self._text(("inc", *short), lambda: " ".join(map(repr, [*short, *_LONG_ADMIT])))
+        entry = f"{obs.query},{obs.skeleton},{obs.topic},{obs.lang},{obs.bias},{obs.seed}"
+        return f"{constants} {entry} {len(short)} {increments}"
 
     async def _observe(
         self, account: str, now: float, lease: str, keys: _Keys, args: list[str], obs: Observation
@@ -288,7 +316,8 @@ class RedisStore:
 
         Memory counts a fingerprint only for an admitted request; so do both paths here.
         """
-        await self._ready()
+        if self._cluster:
+            await self._ready()
         admit = _Call(self._admit, keys.admit(), args)
         kinds = list(obs.fingerprints())
         if not kinds:
@@ -333,6 +362,19 @@ class RedisStore:
         outcome: Outcome | None = None,
         half_lives: tuple[float, float] = HALF_LIVES,
     ) -> None:
+        await self._run(self._settle, *self._settle_call(account, limits, admission, actual, now, outcome, half_lives))
+
+    def _settle_call(
+        self,
+        account: str,
+        limits: Limits,
+        admission: Admission,
+        actual: int,
+        now: float,
+        outcome: Outcome | None,
+        half_lives: tuple[float, float],
+    ) -> tuple[list[str], list[str]]:
+        """settle.lua's keys and arguments."""
         # The admission's day and month, not now's: a request spanning midnight is
         # corrected where it was counted.
         keys = self._keys(account, admission.day, admission.month)
@@ -355,7 +397,30 @@ class RedisStore:
                 *map(repr, short),
                 *map(repr, long),
             ]
-        await self._run(self._settle, keys.settle(), args)
+        return keys.settle(), args
+
+    async def settle_many(self, batch: Sequence[Settlement]) -> list[BaseException | None]:
+        """Many settlements in one pipeline (one write, one round trip on a standalone server).
+
+        Each is its own settle.lua call, as ``settle`` makes it. Returns each one's error
+        (None: settled); raises StoreUnavailable when the store could not be asked, or did
+        not answer them all (settlement is idempotent by the lease: replaying them is safe)."""
+        calls = [
+            _Call(self._settle, *self._settle_call(i.account, i.limits, i.admission, i.actual, i.now, i.outcome,
+                                                   i.half_lives))
+            for i in batch
+        ]
+
+        async def send() -> list[Any]:
+            if self._cluster:
+                await self._ready()
+            return await self._pipeline(calls, raise_errors=False)
+
+        replies = await _guard(send)
+        for r in replies:
+            if isinstance(r, _UNAVAILABLE):
+                raise StoreUnavailable(f"redis: {type(r).__name__}: {r}") from r
+        return [r if isinstance(r, BaseException) else None for r in replies]
 
     async def usage(self, account: str, limits: Limits, now: float) -> dict[str, Any]:
         cal = Calendar.at(now)
@@ -485,7 +550,8 @@ class RedisStore:
 
     async def _run(self, script: _Script, keys: Sequence[str], args: Sequence[str]) -> Any:
         async def call() -> Any:
-            await self._ready()
+            if self._cluster:
+                await self._ready()
             return await self._call(_Call(script, keys, args))
 
         return await _guard(call)
@@ -505,7 +571,7 @@ class RedisStore:
             # body once; Redis caches it and later EVALSHAs find it.
             return await self._client.eval(c.script.body, len(c.keys), *c.keys, *c.args)
 
-    async def _pipeline(self, calls: Sequence[_Call], *, gated: bool = False) -> list[Any]:
+    async def _pipeline(self, calls: Sequence[_Call], *, gated: bool = False, raise_errors: bool = True) -> list[Any]:
         """Script calls in one pipeline (one round trip per node), NOSCRIPT handled.
 
         Calls answered NOSCRIPT did not run; they are sent again with EVAL, in
@@ -520,9 +586,10 @@ class RedisStore:
         if redo:
             for i, r in zip(redo, await self._send([calls[i] for i in redo], sha=False), strict=True):
                 replies[i] = r
-        for r in replies:
-            if isinstance(r, BaseException):
-                raise r
+        if raise_errors:
+            for r in replies:
+                if isinstance(r, BaseException):
+                    raise r
         return replies
 
     async def _send(self, calls: Sequence[_Call], *, sha: bool) -> list[Any]:
@@ -588,27 +655,21 @@ def _limit(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
-def _observation_args(obs: Observation, half_lives: tuple[float, float]) -> list[str]:
-    """admit.lua's detection arguments (ARGV 14 on): constants, the ring entry, increments."""
-    short = obs.admit_increments()
-    return [
-        repr(float(half_lives[0])),
-        repr(DAY),
-        str(RING),
-        repr(GAP_ALPHA),
-        repr(DETECTION_TTL),
-        f"{obs.query},{obs.skeleton},{obs.topic},{obs.lang},{obs.bias},{obs.seed}",
-        str(len(short)),
-        *map(repr, short),
-        *map(repr, _LONG_ADMIT),
-    ]
+def _packed(value: int | None) -> str:
+    """A limit in admit.lua's packed arguments: "-" is unlimited."""
+    return "-" if value is None else str(value)
+
+
+def _observation_constants(half_life: float) -> str:
+    """admit.lua's ARGV 14 to 18: the short half-life, the long one, ring size, gap alpha, detection TTL."""
+    return f"{float(half_life)!r} {DAY!r} {RING} {GAP_ALPHA!r} {DETECTION_TTL!r}"
 
 
 def _window(reply: Sequence[Any], now: float, risk_half_life: float) -> Window:
     """The Window from admit.lua's detection reply; the stored risk decayed here, as memory does."""
     n, m = len(SHORT_COUNTERS), len(LONG_COUNTERS)
-    counters = tuple(float(x) for x in reply[:n])
-    long_counters = tuple(float(x) for x in reply[n : n + m])
+    counters = tuple(map(float, reply[:n]))
+    long_counters = tuple(map(float, reply[n : n + m]))
     (ring, same_query, same_skeleton, skeletons, topics, langs, biased, distinct_bias, seed_sweep,
      gap_mean, gap_var, gaps, active, risk, risk_t) = reply[n + m :]  # fmt: skip
     stored, stored_t = float(risk), float(risk_t)
