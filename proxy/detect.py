@@ -318,7 +318,7 @@ def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
         values["pacing"] = 0.0
     completion24 = w.long_counters[1]
     values["volume"] = _ramp(math.log10(completion24 + 1.0), 5.0, 6.3) * _ramp(long_share, 0.2, 0.6)
-    values["flavored_volume"] = _ramp(w.long_counters[2], 25.0, 75.0)
+    values["flavored_volume"] = _ramp(w.long_counters[2], 25.0, 50.0)
     # A campaign implicates an account only if its own traffic carries the campaign's flavour:
     # an innocent question that happens to open like the campaign's template does not.
     shared = max(_campaign(campaign.system), _campaign(campaign.template), _campaign(campaign.suffix))

@@ -13,7 +13,6 @@ import re
 import zlib
 from collections import Counter
 from collections.abc import Sequence
-from operator import and_
 
 HEAD = 3000  # characters read from the start of a prompt
 TAIL = 1000  # and from its end
@@ -178,38 +177,22 @@ def skeleton_hash(word_list: list[str], head: bool = True, tail: bool = True) ->
     return opening << 16 | closing
 
 
-def template_stats(earlier: Sequence[int], skeleton: int) -> tuple[int, int]:
-    """(earlier requests of this request's template, requests of all these plus this one whose
-    opening or closing another shares). Zero halves never match. admit.lua counts the same."""
-    opens = [s >> 16 for s in earlier]
-    closes = [s & 0xFFFF for s in earlier]
-    return ring_template_stats(opens, closes, earlier.count(skeleton), skeleton)
-
-
-def ring_template_stats(opens: Sequence[int], closes: Sequence[int], same_pair: int, skeleton: int) -> tuple[int, int]:
-    """``template_stats`` from the earlier skeletons' halves, kept apart by the caller
-    (the memory store's ring keeps them as columns), and their count of this skeleton."""
+def template_stats(earlier: Sequence[tuple[int, int]], query: int, skeleton: int) -> tuple[int, int]:
+    """The template statistics of a request (``query``, ``skeleton``) against the earlier ones
+    (``(query, skeleton)`` pairs), over distinct prompts (pairs): an exact repeat (the same message still
+    the last user turn of a tool-calling conversation, a retry) is one prompt, not a template
+    filled twice. Returns (earlier prompts sharing this one's opening or closing, prompts among
+    all of them, this one included, whose opening or closing another shares). Zero halves never
+    match. The memory store's window and admit.lua count the same."""
+    distinct = [s for _, s in set(earlier) - {(query, skeleton)}]
+    prompts = [*distinct, skeleton]
+    opens = Counter(s >> 16 for s in prompts)
+    closes = Counter(s & 0xFFFF for s in prompts)
+    opens[0] = closes[0] = 0
     o, c = skeleton >> 16, skeleton & 0xFFFF
-    same = (opens.count(o) if o else 0) + (closes.count(c) if c else 0) - (same_pair if o and c else 0)
-    # A person rarely repeats an opening or a closing: settle that case with two set sizes.
-    n = len(opens) + 1
-    open_set, close_set = set(opens), set(closes)
-    open_set.add(o)
-    close_set.add(c)
-    open_repeats = n - len(open_set) - max(opens.count(0) + (o == 0) - 1, 0)
-    close_repeats = n - len(close_set) - max(closes.count(0) + (c == 0) - 1, 0)
-    if not open_repeats and not close_repeats:
-        return same, 0
-    open_n, close_n = Counter(opens), Counter(closes)
-    open_n[o] += 1
-    close_n[c] += 1
-    open_n[0] = close_n[0] = 0
-    # Requests whose opening and closing are both their own (zero halves count as their own).
-    lone_opens = {k for k, v in open_n.items() if v <= 1}
-    lone_closes = {k for k, v in close_n.items() if v <= 1}
-    lonely = sum(map(and_, map(lone_opens.__contains__, opens), map(lone_closes.__contains__, closes)))
-    lonely += o in lone_opens and c in lone_closes
-    return same, n - lonely
+    same = sum(1 for s in distinct if (o and s >> 16 == o) or (c and s & 0xFFFF == c))
+    recurring = sum(1 for s in prompts if opens[s >> 16] > 1 or closes[s & 0xFFFF] > 1)
+    return same, recurring
 
 
 def topic_hash(word_list: list[str]) -> int:

@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from proxy.detect import DAY, FLAG_COUNTERS, LONG_COUNTERS, RING, SHORT_COUNTERS, Campaign, Observation, Outcome, Window
-from proxy.text import ring_template_stats, template_stats
+from proxy.text import template_stats
 
 GAP_ALPHA = 0.1  # EWMA weight of the newest inter-arrival gap
 CAMPAIGN_ACCOUNTS = 256  # distinct accounts remembered per fingerprint (enough to saturate the signal)
@@ -30,9 +30,91 @@ def _decayed(values: list[float], elapsed: float, half_life: float) -> None:
     values[:] = [v * factor for v in values]
 
 
+class _Templates:
+    """The ring's distinct prompts and their template ends, counted as prompts come and go, so
+    the template statistics cost dict lookups per request instead of a pass over the ring.
+
+    A prompt is its (query hash, skeleton); an exact repeat adds no template evidence (see
+    ``proxy.text.template_stats``), so ends are counted once per distinct prompt in the ring.
+    Zero halves (no template end) are not counted."""
+
+    __slots__ = ("occurrences", "open_n", "close_n", "pair_n", "shared")
+
+    def __init__(self) -> None:
+        self.occurrences: dict[tuple[int, int], int] = {}  # (query, skeleton) -> times in the ring
+        self.open_n: dict[int, int] = {}  # opening -> distinct prompts with it
+        self.close_n: dict[int, int] = {}
+        self.pair_n: dict[int, int] = {}  # skeleton (both halves set) -> distinct prompts with it
+        self.shared = 0  # openings and closings held by two or more distinct prompts
+
+    def stats(self, query: int, skeleton: int) -> tuple[int, int]:
+        """``proxy.text.template_stats`` of the ring as it stands, for a request joining it."""
+        o, c = skeleton >> 16, skeleton & 0xFFFF
+        open_n, close_n = self.open_n, self.close_n
+        present = (query, skeleton) in self.occurrences
+        same = (open_n.get(o, 0) if o else 0) + (close_n.get(c, 0) if c else 0)
+        same -= (self.pair_n.get(skeleton, 0) if o and c else 0) + (1 if present and (o or c) else 0)
+        new_open = bool(o) and not present and o in open_n
+        new_close = bool(c) and not present and c in close_n
+        if not (self.shared or new_open or new_close):
+            return same, 0  # no opening and no closing repeats: a person's traffic
+        # Ends only one prompt has, this one counted in (zero halves: always their own).
+        lone_opens = {v for v, n in open_n.items() if n == 1 and (present or v != o)}
+        lone_closes = {v for v, n in close_n.items() if n == 1 and (present or v != c)}
+        lone_opens.add(0)
+        lone_closes.add(0)
+        prompts = [s for _, s in self.occurrences]
+        if not present:
+            prompts.append(skeleton)
+            if o not in open_n:
+                lone_opens.add(o)
+            if c not in close_n:
+                lone_closes.add(c)
+        lonely = sum(1 for s in prompts if s >> 16 in lone_opens and s & 0xFFFF in lone_closes)
+        return same, len(prompts) - lonely
+
+    def add(self, query: int, skeleton: int) -> None:
+        n = self.occurrences.get((query, skeleton), 0)
+        self.occurrences[query, skeleton] = n + 1
+        if n:
+            return
+        o, c = skeleton >> 16, skeleton & 0xFFFF
+        for counts, value in ((self.open_n, o), (self.close_n, c)):
+            if value:
+                k = counts.get(value, 0) + 1
+                counts[value] = k
+                if k == 2:
+                    self.shared += 1
+        if o and c:
+            self.pair_n[skeleton] = self.pair_n.get(skeleton, 0) + 1
+
+    def remove(self, query: int, skeleton: int) -> None:
+        n = self.occurrences[query, skeleton] - 1
+        if n:
+            self.occurrences[query, skeleton] = n
+            return
+        del self.occurrences[query, skeleton]
+        o, c = skeleton >> 16, skeleton & 0xFFFF
+        for counts, value in ((self.open_n, o), (self.close_n, c)):
+            if value:
+                k = counts[value] - 1
+                if k:
+                    counts[value] = k
+                    if k == 1:
+                        self.shared -= 1
+                else:
+                    del counts[value]
+        if o and c:
+            k = self.pair_n[skeleton] - 1
+            if k:
+                self.pair_n[skeleton] = k
+            else:
+                del self.pair_n[skeleton]
+
+
 class AccountWindow:
     __slots__ = (
-        "t", "short", "long", "ring", "opens", "closes", "last", "gap_mean", "gap_var", "gaps", "hours", "risk", "risk_t",
+        "t", "short", "long", "ring", "templates", "last", "gap_mean", "gap_var", "gaps", "hours", "risk", "risk_t",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -42,9 +124,7 @@ class AccountWindow:
         # The ring of recent observations, one column per field: deque.count and set()
         # over a column run in C, the cheapest way to get the ring statistics per request.
         self.ring = tuple(deque(maxlen=RING) for _ in range(6))  # query, skeleton, topic, lang, bias, seed
-        # The skeletons' two halves again, so the template statistics need not split them per request.
-        self.opens: deque[int] = deque(maxlen=RING)
-        self.closes: deque[int] = deque(maxlen=RING)
+        self.templates = _Templates()  # the ring's prompts again, as the template statistics need them
         self.last = 0.0
         self.gap_mean = 0.0
         self.gap_var = 0.0
@@ -77,17 +157,22 @@ class AccountWindow:
         if same_query and obs.seed:
             seed_sweep = sum(1 for q, s in zip(queries, seeds) if q == obs.query and s and s != obs.seed)
         biased = ring - biases.count(0)
-        distinct_bias = set(biases)
-        distinct_bias.discard(0)
-        if obs.bias:
-            distinct_bias.add(obs.bias)
-        same_skeleton, recurring = ring_template_stats(self.opens, self.closes, skeletons.count(obs.skeleton), obs.skeleton)
+        if biased:
+            bias_sets = set(biases)
+            bias_sets.discard(0)
+            bias_sets.add(obs.bias)
+            bias_sets.discard(0)
+            distinct_bias = len(bias_sets)
+        else:  # almost every account: no logit_bias in the ring
+            distinct_bias = 1 if obs.bias else 0
+        same_skeleton, recurring = self.templates.stats(obs.query, obs.skeleton)
         distinct_topics = len(set(topics) | {obs.topic})
         distinct_langs = len(set(langs) | {obs.lang})
+        if ring == RING:
+            self.templates.remove(queries[0], skeletons[0])  # the oldest, about to leave the ring
+        self.templates.add(obs.query, obs.skeleton)
         for column, value in zip(self.ring, (obs.query, obs.skeleton, obs.topic, obs.lang, obs.bias, obs.seed)):
             column.append(value)
-        self.opens.append(obs.skeleton >> 16)
-        self.closes.append(obs.skeleton & 0xFFFF)
 
         if self.last:
             gap = math.log1p(max(now - self.last, 0.0))
@@ -113,7 +198,7 @@ class AccountWindow:
             distinct_topics=distinct_topics,
             distinct_langs=distinct_langs,
             biased=biased + (1 if obs.bias else 0),
-            distinct_bias=len(distinct_bias),
+            distinct_bias=distinct_bias,
             seed_sweep=seed_sweep,
             gap_mean=self.gap_mean,
             gap_var=self.gap_var,
@@ -223,7 +308,7 @@ def window_now(state: DetectionState, now: float, half_life: float, risk_half_li
     queries, skeletons, topics, langs, biases, seeds = columns
     query, skeleton, topic, lang, bias, seed = newest
     same_query = queries.count(query) if state.ring else 0
-    same_skeleton, recurring = template_stats(skeletons, skeleton)
+    same_skeleton, recurring = template_stats(list(zip(queries, skeletons)), query, skeleton)
     seed_sweep = sum(1 for q, s in zip(queries, seeds) if q == query and s and seed and s != seed)
     distinct_bias = set(biases) | {bias}
     distinct_bias.discard(0)

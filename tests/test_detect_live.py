@@ -49,7 +49,9 @@ async def test_an_extraction_account_is_throttled_and_a_batch_account_is_not() -
     # The harvester is throttled with what looks like an ordinary rate limit...
     assert attacker_tally.statuses[429] > 20
     log = sluice.decisions.get(attacker)
-    assert log is not None and log.first_flag is not None and log.first_flag < 10
+    # Flagged within its first dozen requests: its probes re-send one prompt under changing logit_bias
+    # sets, which is a logit sweep, not a template (repeats are one prompt to the template statistics).
+    assert log is not None and log.first_flag is not None and log.first_flag < 12
     assert any(r["cause"] == "extraction" and r["action"] == "throttle" for r in log.recent)
     # ...while the batch job, machine-paced and templated with logprobs, passes untouched.
     assert batch_tally.statuses == {200: 80}

@@ -105,7 +105,9 @@ def test_output_heavy_separates_harvesting_from_rag(feed: Feed) -> None:
 def test_templated_harvest_is_a_template_with_long_answers_not_batch_classification(feed: Feed) -> None:
     audiences = ["beginners", "experts", "children", "managers"]
     for i, ts in enumerate(t * 3 for t in range(60)):
-        feed.send("sweep", ts, chat(f"Write a detailed tutorial about {TOPICS[i % 40]} for {audiences[i % 4]}."), 1500)
+        part = f"part {i // 40 + 1}"  # every prompt distinct: a sweep fills its slots anew
+        feed.send("sweep", ts, chat(f"Write a detailed tutorial about {TOPICS[i % 40]} for {audiences[i % 4]}, {part}."),
+                  1500)
         review = f"The product number {i} arrived {'late' if i % 3 else 'on time'} and works {TOPICS[i % 40]}."
         feed.send("batch", ts, chat(f"Classify the sentiment of this review as positive or negative: {review}",
                                     max_tokens=2, temperature=0), 1)
@@ -331,10 +333,10 @@ def test_heavy_varied_use_alone_stays_below_the_first_level(feed: Feed) -> None:
 # ---- the template statistics, against their definition ---------------------------------
 
 
-def _template_stats_by_definition(earlier: list[int], skeleton: int) -> tuple[int, int]:
-    """Requests sharing a template end with this one; requests sharing one with any other."""
-    everyone = [*earlier, skeleton]
-    halves = [(s >> 16, s & 0xFFFF) for s in everyone]
+def _template_stats_by_definition(earlier: list[tuple[int, int]], query: int, skeleton: int) -> tuple[int, int]:
+    """Over distinct prompts: those sharing a template end with this one; those sharing one with any other."""
+    distinct = set(earlier) - {(query, skeleton)}
+    halves = [(s >> 16, s & 0xFFFF) for s in [*(s for _, s in distinct), skeleton]]
 
     def shares(a: tuple[int, int], b: tuple[int, int]) -> bool:
         return bool((a[0] and a[0] == b[0]) or (a[1] and a[1] == b[1]))
@@ -342,6 +344,18 @@ def _template_stats_by_definition(earlier: list[int], skeleton: int) -> tuple[in
     same = sum(shares(halves[-1], h) for h in halves[:-1])
     recurring = sum(any(shares(h, other) for j, other in enumerate(halves) if j != i) for i, h in enumerate(halves))
     return same, recurring
+
+
+def _random_prompt(rng: Any, pool: int, prompts: dict[int, int]) -> tuple[int, int]:
+    """(query, skeleton): often a repeat of an earlier prompt (a retry, a tool-calling turn)."""
+    if prompts and rng.random() < 0.3:
+        query = rng.choice(list(prompts))
+        return query, prompts[query]
+    query = rng.getrandbits(32)
+    skeleton = (0 if rng.random() < 0.1 else rng.randint(1, pool)) << 16 | (
+        0 if rng.random() < 0.1 else rng.randint(1, pool))
+    prompts[query] = skeleton
+    return query, skeleton
 
 
 def test_template_statistics_match_their_definition() -> None:
@@ -352,10 +366,39 @@ def test_template_statistics_match_their_definition() -> None:
     rng = random.Random(7)
     for _ in range(3000):
         pool = rng.randint(1, 40)  # few values: many shared openings and closings
+        prompts: dict[int, int] = {}
+        earlier = [_random_prompt(rng, pool, prompts) for _ in range(rng.randint(0, 64))]
+        query, skeleton = _random_prompt(rng, pool, prompts)
+        assert template_stats(earlier, query, skeleton) == _template_stats_by_definition(earlier, query, skeleton)
 
-        def half() -> int:
-            return 0 if rng.random() < 0.1 else rng.randint(1, pool)
 
-        earlier = [half() << 16 | half() for _ in range(rng.randint(0, 64))]
-        skeleton = half() << 16 | half()
-        assert template_stats(earlier, skeleton) == _template_stats_by_definition(earlier, skeleton)
+def test_a_repeated_prompt_is_no_template() -> None:
+    """The last user message of a tool-calling conversation is re-sent on every turn: one prompt."""
+    from proxy.text import template_stats
+
+    fixed = 7 << 16 | 9
+    assert template_stats([(1, fixed)] * 20, 1, fixed) == (0, 0)  # one question, asked 21 times
+    assert template_stats([(q, fixed) for q in range(2, 22)], 1, fixed) == (20, 21)  # 21 fillings of a template
+
+
+def test_the_memory_window_keeps_the_template_statistics_exact_as_the_ring_moves() -> None:
+    """The memory store counts template ends as prompts enter and leave the ring; every request's
+    figures must equal the statistics recomputed from the ring (what admit.lua does)."""
+    import random
+
+    from proxy.detect import RING, Observation
+    from proxy.text import template_stats
+    from proxy.windows import AccountWindow
+
+    rng = random.Random(11)
+    for trial in range(40):
+        window, ring, prompts = AccountWindow(), [], {}
+        pool = rng.choice((3, 10, 60, 5000))  # from one template to a person's every prompt new
+        for i in range(3 * RING):
+            query, skeleton = _random_prompt(rng, pool, prompts)
+            obs = Observation(flags=0, query=query, skeleton=skeleton, topic=i, lang=1, bias=0, seed=0, system=0,
+                              template=0, suffix=0, infra=0)
+            got = window.admit(obs, 1e9 + i, 3600.0, 3600.0)
+            expected = template_stats(ring[-RING:], query, skeleton)
+            assert (got.same_skeleton, got.recurring_templates) == expected, (trial, i)
+            ring.append((query, skeleton))

@@ -275,8 +275,11 @@ end
 local sk = tonumber(skeleton)
 local sk_open, sk_close = math.floor(sk / 65536), sk % 65536
 -- Recurring templates: requests whose opening or closing another remembered request shares.
+-- Counted over distinct prompts (query hashes), this one once: an exact repeat (a retry, the
+-- last user turn of a tool-calling conversation) is one prompt, not a template filled twice.
 local open_n, close_n = {[sk_open] = 1}, {[sk_close] = 1}
 local ends = {}
+local prompts = {[query .. ':' .. skeleton] = true}
 local ring = redis.call('LRANGE', KEYS[6], 0, -1)
 for _, entry in ipairs(ring) do
   local q, s, tp, l, b, sd = split(entry)
@@ -287,14 +290,18 @@ for _, entry in ipairs(ring) do
       seed_sweep = seed_sweep + 1
     end
   end
-  if (sk_open ~= 0 and math.floor(sn / 65536) == sk_open) or (sk_close ~= 0 and sn % 65536 == sk_close) then
-    same_skeleton = same_skeleton + 1
+  local prompt = q .. ':' .. s
+  if not prompts[prompt] then
+    prompts[prompt] = true
+    local so, sc = math.floor(sn / 65536), sn % 65536
+    if (sk_open ~= 0 and so == sk_open) or (sk_close ~= 0 and sc == sk_close) then
+      same_skeleton = same_skeleton + 1
+    end
+    open_n[so] = (open_n[so] or 0) + 1
+    close_n[sc] = (close_n[sc] or 0) + 1
+    ends[#ends + 1] = so
+    ends[#ends + 1] = sc
   end
-  local so, sc = math.floor(sn / 65536), sn % 65536
-  open_n[so] = (open_n[so] or 0) + 1
-  close_n[sc] = (close_n[sc] or 0) + 1
-  ends[#ends + 1] = so
-  ends[#ends + 1] = sc
   if not topics[tp] then
     topics[tp] = true
     n_topics = n_topics + 1
