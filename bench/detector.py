@@ -15,8 +15,10 @@ machine another process's load then stretches the figures far less.
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import random
+import statistics
 import time
 
 import orjson
@@ -83,14 +85,18 @@ def main() -> int:
         print(f"  {name:<26} p50 {p50:7.1f} us   p99 {p99:7.1f} us")
     print(f"  {'total':<26} p50 {total:7.1f} us   (target <= 100 us)")
 
+    del admissions[:], observations[:]  # the replay below must not carry the micro-benchmarks' heap
+    gc.collect()
     trace, _ = generate(2, hours=24.0, scale=0.5)
     data = b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in trace)
-    out = io.BytesIO()
-    t0 = time.process_time()
-    replay(config, io.BytesIO(data), out)
-    elapsed = time.process_time() - t0
-    print(f"replay: {len(trace)} requests in {elapsed:.2f} s = {len(trace) / elapsed:,.0f} requests/s"
-          f" on one core (target >= 5,000)")
+    rates = []
+    for _ in range(3):  # the median of three: one run on a shared machine can be far off
+        t0 = time.process_time()
+        replay(config, io.BytesIO(data), io.BytesIO())
+        rates.append(len(trace) / (time.process_time() - t0))
+    runs = ", ".join(f"{r:,.0f}" for r in rates)
+    print(f"replay: {len(trace)} requests, {statistics.median(rates):,.0f} requests/s on one core"
+          f" (median of {runs}; target >= 5,000)")
     return 0
 
 

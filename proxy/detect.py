@@ -239,7 +239,8 @@ def observe(
         flags=flags,
         query=short_hash(lower),
         # Code next to either end is no template: snippets open and close alike ("```", "return out").
-        skeleton=skeleton_hash(word_list, not lower.lstrip().startswith("```"), not lower.rstrip().endswith("```")),
+        skeleton=skeleton_hash(word_list, not lower.lstrip().startswith("```"), not lower.rstrip().endswith("```"),
+                               lower.isascii()),
         topic=topic_hash(word_list),
         lang=LANGUAGE_ID[language(lower, word_list)],
         bias=bias,
@@ -275,32 +276,31 @@ def _ramp(x: float, low: float, high: float) -> float:
 
 def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
     """Every signal's strength in [0, 1]; pure and cheap (a few dozen float ops)."""
-    n = w.c("n")
-    settled = w.c("settled")
-    long_share = _share(w.c("long_out"), settled)
-    prompt, completion = w.c("prompt_tokens"), w.c("completion_tokens")
+    (n, cot, capability, grader, logprob_high, _probe, bias, hot_sampling, _pinned, _tools, _seeded,
+     settled, long_out, prompt, completion, flavored, closed) = w.counters  # SHORT_COUNTERS, in order
+    long_share = _share(long_out, settled)
     out_ratio = completion / (prompt + completion + 1.0)
     ring = w.ring + 1
     values: dict[str, float] = {}
 
     mean_completion = completion / settled if settled else 0.0
     # How much of this account's traffic asks for reasoning, grades or soft labels.
-    flavor = _ramp(_share(w.c("flavored"), n), 0.2, 0.6)
-    open_answers = 1.0 - _share(w.c("closed"), n)
+    flavor = _ramp(_share(flavored, n), 0.2, 0.6)
+    open_answers = 1.0 - _share(closed, n)
     values["output_heavy"] = long_share * _ramp(out_ratio, 0.15, 0.5)
     # Reasoning traces are long: "think step by step" on a multiple-choice eval yields a short one.
-    values["cot"] = _ramp(_share(w.c("cot"), n), 0.12, 0.6) * _ramp(mean_completion, 120.0, 450.0)
-    values["capability"] = _ramp(_share(w.c("capability"), n), 0.25, 0.75) * _ramp(long_share, 0.1, 0.5)
+    values["cot"] = _ramp(_share(cot, n), 0.12, 0.6) * _ramp(mean_completion, 120.0, 450.0)
+    values["capability"] = _ramp(_share(capability, n), 0.25, 0.75) * _ramp(long_share, 0.1, 0.5)
     # A judge that answers with a score is a classifier; one that explains is a label source.
-    values["grader"] = _ramp(_share(w.c("grader"), n), 0.05, 0.4) * _ramp(mean_completion, 30.0, 150.0)
-    values["logprob_harvest"] = _ramp(_share(w.c("logprob_high"), n), 0.05, 0.4)
+    values["grader"] = _ramp(_share(grader, n), 0.05, 0.4) * _ramp(mean_completion, 30.0, 150.0)
+    values["logprob_harvest"] = _ramp(_share(logprob_high, n), 0.05, 0.4)
     # Logit-bias sweeps: the biased token set keeps changing (a classifier's constant bias does not).
-    bias_share = _share(w.c("bias"), n)
+    bias_share = _share(bias, n)
     sweep = _ramp(w.distinct_bias / max(w.biased, 1), 0.3, 0.8) if w.biased >= 4 else 0.0
     values["logit_sweep"] = sweep * _ramp(bias_share, 0.1, 0.4)
     seed_sweep = _ramp(w.seed_sweep, 2, 8)
     repeats = _ramp(w.same_query / ring, 0.2, 0.6) * long_share if ring >= 8 else 0.0
-    values["sampling"] = max(_ramp(_share(w.c("hot_sampling"), n), 0.1, 0.5), seed_sweep, repeats)
+    values["sampling"] = max(_ramp(_share(hot_sampling, n), 0.1, 0.5), seed_sweep, repeats)
     # One template, or a handful used in turn: a sweep fills slots, a person rewords.
     templated = _ramp(w.same_skeleton / ring, 0.3, 0.8) if ring >= 4 else 0.0
     if ring >= 12:

@@ -65,6 +65,12 @@ _CAPABILITY_SUBSTRINGS = ("```", "\\", "证明", "求解", "方程", "积分", "
 _GRADER_WORDS = frozenset("score scores rate rating grade judge evaluate better scale 10 reward preferred".split())
 _GRADER_SUBSTRINGS = ("打分", "评分", "更好")
 TRIGGER_WORDS = _COT_WORDS | _CAPABILITY_WORDS | _GRADER_WORDS
+# Alternatives of _CAPABILITY that are one whole word: present as a word (delimited by spaces or
+# punctuation, so at word boundaries), the regex matches, and its pass over the text can be skipped.
+_CAPABILITY_SURE = frozenset(
+    "prove proof theorem lemma integral derivative polynomial modulo olympiad matrix recurrence asymptotic "
+    "implement implementation algorithm".split()
+)
 _ASCII_PUNCTUATION = "!\"$%&'()*+,./:;<=>?@[]^`{|}~"
 _PUNCTUATION = str.maketrans({c: " " for c in _ASCII_PUNCTUATION + "，。？！：；、（）「」"})
 # The same for ASCII text as a byte table: str.translate looks every character up in a dict.
@@ -162,19 +168,30 @@ def _units(word_list: list[str], reverse: bool = False) -> str:
     return " ".join(out[:5])
 
 
-def skeleton_hash(word_list: list[str], head: bool = True, tail: bool = True) -> int:
+def skeleton_hash(word_list: list[str], head: bool = True, tail: bool = True, ascii_text: bool = False) -> int:
     """The prompt's template: its opening and its closing (5 units each, digits masked),
     16 bits each, opening in the high half. A template's slot sits at one end or in the
     middle, so every request of one template shares at least one half.
 
     A half is 0 (no template end) for a prompt under 8 units, and where the caller says
-    that end is not prose (code: every snippet ends alike)."""
+    that end is not prose (code: every snippet ends alike). ``ascii_text``: the words come
+    from ASCII text (the same hash, computed faster)."""
+    if ascii_text:  # most prompts: a word is a unit, so no per-word script test
+        if len(word_list) < 8:
+            return 0
+        opening = (short_hash(_ascii_units(word_list[:5])) & 0xFFFF or 1) if head else 0
+        closing = (short_hash(_ascii_units(word_list[:-6:-1])) & 0xFFFF or 1) if tail else 0
+        return opening << 16 | closing
     units = sum(len(w) if ord(w[0]) >= 0x3000 else 1 for w in word_list[:8])
     if units < 8:
         return 0
     opening = (short_hash(_units(word_list)) & 0xFFFF or 1) if head else 0
     closing = (short_hash(_units(word_list, True)) & 0xFFFF or 1) if tail else 0
     return opening << 16 | closing
+
+
+def _ascii_units(words: list[str]) -> str:
+    return " ".join(["#" if w.isdigit() else w for w in words])
 
 
 def template_stats(earlier: Sequence[tuple[int, int]], query: int, skeleton: int) -> tuple[int, int]:
@@ -236,6 +253,8 @@ def has_cot(lower: str, vocab: frozenset[str] | set[str] | None = None) -> bool:
 
 def has_capability(lower: str, vocab: frozenset[str] | set[str] | None = None) -> bool:
     vocab = set(tokens(lower)) if vocab is None else vocab
+    if not _CAPABILITY_SURE.isdisjoint(vocab):
+        return True
     return _gated(_CAPABILITY, lower, vocab, _CAPABILITY_WORDS, _CAPABILITY_SUBSTRINGS)
 
 

@@ -31,85 +31,89 @@ def _decayed(values: list[float], elapsed: float, half_life: float) -> None:
 
 
 class _Templates:
-    """The ring's distinct prompts and their template ends, counted as prompts come and go, so
-    the template statistics cost dict lookups per request instead of a pass over the ring.
+    """The ring's distinct prompts and their template ends, kept up to date as prompts come and
+    go, so the template statistics cost a few dict operations per request, not a pass over the ring.
 
     A prompt is its (query hash, skeleton); an exact repeat adds no template evidence (see
     ``proxy.text.template_stats``), so ends are counted once per distinct prompt in the ring.
-    Zero halves (no template end) are not counted."""
+    Zero halves (no template end) belong to no group."""
 
-    __slots__ = ("occurrences", "open_n", "close_n", "pair_n", "shared")
+    __slots__ = ("occurrences", "by_open", "by_close", "pair_n", "recurring")
 
     def __init__(self) -> None:
         self.occurrences: dict[tuple[int, int], int] = {}  # (query, skeleton) -> times in the ring
-        self.open_n: dict[int, int] = {}  # opening -> distinct prompts with it
-        self.close_n: dict[int, int] = {}
+        self.by_open: dict[int, list[tuple[int, int]]] = {}  # opening -> the distinct prompts with it
+        self.by_close: dict[int, list[tuple[int, int]]] = {}
         self.pair_n: dict[int, int] = {}  # skeleton (both halves set) -> distinct prompts with it
-        self.shared = 0  # openings and closings held by two or more distinct prompts
+        self.recurring: set[tuple[int, int]] = set()  # prompts sharing an opening or closing with another
 
     def stats(self, query: int, skeleton: int) -> tuple[int, int]:
-        """``proxy.text.template_stats`` of the ring as it stands, for a request joining it."""
+        """``proxy.text.template_stats`` for the request just ``add``-ed, against the rest of the ring."""
         o, c = skeleton >> 16, skeleton & 0xFFFF
-        open_n, close_n = self.open_n, self.close_n
-        present = (query, skeleton) in self.occurrences
-        same = (open_n.get(o, 0) if o else 0) + (close_n.get(c, 0) if c else 0)
-        same -= (self.pair_n.get(skeleton, 0) if o and c else 0) + (1 if present and (o or c) else 0)
-        new_open = bool(o) and not present and o in open_n
-        new_close = bool(c) and not present and c in close_n
-        if not (self.shared or new_open or new_close):
-            return same, 0  # no opening and no closing repeats: a person's traffic
-        # Ends only one prompt has, this one counted in (zero halves: always their own).
-        lone_opens = {v for v, n in open_n.items() if n == 1 and (present or v != o)}
-        lone_closes = {v for v, n in close_n.items() if n == 1 and (present or v != c)}
-        lone_opens.add(0)
-        lone_closes.add(0)
-        prompts = [s for _, s in self.occurrences]
-        if not present:
-            prompts.append(skeleton)
-            if o not in open_n:
-                lone_opens.add(o)
-            if c not in close_n:
-                lone_closes.add(c)
-        lonely = sum(1 for s in prompts if s >> 16 in lone_opens and s & 0xFFFF in lone_closes)
-        return same, len(prompts) - lonely
+        if not (o or c):
+            return 0, len(self.recurring)
+        # Other prompts with this opening, with this closing, less those with both (this one is in each).
+        same = (len(self.by_open[o]) - 1 if o else 0) + (len(self.by_close[c]) - 1 if c else 0)
+        if o and c:
+            same -= self.pair_n[skeleton] - 1
+        return same, len(self.recurring)
 
     def add(self, query: int, skeleton: int) -> None:
-        n = self.occurrences.get((query, skeleton), 0)
-        self.occurrences[query, skeleton] = n + 1
+        prompt = (query, skeleton)
+        n = self.occurrences.get(prompt, 0)
+        self.occurrences[prompt] = n + 1
         if n:
             return
         o, c = skeleton >> 16, skeleton & 0xFFFF
-        for counts, value in ((self.open_n, o), (self.close_n, c)):
-            if value:
-                k = counts.get(value, 0) + 1
-                counts[value] = k
-                if k == 2:
-                    self.shared += 1
+        changed = [prompt]
+        for groups, end in ((self.by_open, o), (self.by_close, c)):
+            if end:
+                group = groups.get(end)
+                if group is None:
+                    groups[end] = [prompt]
+                else:
+                    group.append(prompt)
+                    if len(group) == 2:
+                        changed.append(group[0])  # no longer alone with this end
         if o and c:
             self.pair_n[skeleton] = self.pair_n.get(skeleton, 0) + 1
+        for p in changed:
+            self._classify(p)
 
     def remove(self, query: int, skeleton: int) -> None:
-        n = self.occurrences[query, skeleton] - 1
+        prompt = (query, skeleton)
+        n = self.occurrences[prompt] - 1
         if n:
-            self.occurrences[query, skeleton] = n
+            self.occurrences[prompt] = n
             return
-        del self.occurrences[query, skeleton]
+        del self.occurrences[prompt]
+        self.recurring.discard(prompt)
         o, c = skeleton >> 16, skeleton & 0xFFFF
-        for counts, value in ((self.open_n, o), (self.close_n, c)):
-            if value:
-                k = counts[value] - 1
-                if k:
-                    counts[value] = k
-                    if k == 1:
-                        self.shared -= 1
-                else:
-                    del counts[value]
+        changed = []
+        for groups, end in ((self.by_open, o), (self.by_close, c)):
+            if end:
+                group = groups[end]
+                group.remove(prompt)
+                if not group:
+                    del groups[end]
+                elif len(group) == 1:
+                    changed.append(group[0])  # now alone with this end
         if o and c:
             k = self.pair_n[skeleton] - 1
             if k:
                 self.pair_n[skeleton] = k
             else:
                 del self.pair_n[skeleton]
+        for p in changed:
+            self._classify(p)
+
+    def _classify(self, prompt: tuple[int, int]) -> None:
+        skeleton = prompt[1]
+        o, c = skeleton >> 16, skeleton & 0xFFFF
+        if (o and len(self.by_open[o]) > 1) or (c and len(self.by_close[c]) > 1):
+            self.recurring.add(prompt)
+        else:
+            self.recurring.discard(prompt)
 
 
 class AccountWindow:
@@ -165,12 +169,12 @@ class AccountWindow:
             distinct_bias = len(bias_sets)
         else:  # almost every account: no logit_bias in the ring
             distinct_bias = 1 if obs.bias else 0
-        same_skeleton, recurring = self.templates.stats(obs.query, obs.skeleton)
         distinct_topics = len(set(topics) | {obs.topic})
         distinct_langs = len(set(langs) | {obs.lang})
-        if ring == RING:
-            self.templates.remove(queries[0], skeletons[0])  # the oldest, about to leave the ring
         self.templates.add(obs.query, obs.skeleton)
+        same_skeleton, recurring = self.templates.stats(obs.query, obs.skeleton)
+        if ring == RING:
+            self.templates.remove(queries[0], skeletons[0])  # the oldest, leaving the ring now
         for column, value in zip(self.ring, (obs.query, obs.skeleton, obs.topic, obs.lang, obs.bias, obs.seed)):
             column.append(value)
 

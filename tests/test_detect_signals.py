@@ -402,3 +402,32 @@ def test_the_memory_window_keeps_the_template_statistics_exact_as_the_ring_moves
             expected = template_stats(ring[-RING:], query, skeleton)
             assert (got.same_skeleton, got.recurring_templates) == expected, (trial, i)
             ring.append((query, skeleton))
+
+
+def test_the_ascii_skeleton_fast_path_hashes_as_the_general_path() -> None:
+    import random
+
+    from proxy.text import skeleton_hash
+
+    rng = random.Random(5)
+    words = ["the", "1234", "explain", "x9", "42", "a", "why", "code", "0", "step"]
+    for _ in range(5000):
+        word_list = [rng.choice(words) for _ in range(rng.randint(0, 14))]
+        head, tail = rng.random() < 0.8, rng.random() < 0.8
+        assert skeleton_hash(word_list, head, tail, ascii_text=True) == skeleton_hash(word_list, head, tail)
+
+
+def test_the_capability_word_shortcut_agrees_with_the_regex() -> None:
+    """A whole-word alternative skips the regex pass: it must never change the answer."""
+    import random
+
+    from proxy import text
+
+    rng = random.Random(3)
+    pool = [*sorted(text._CAPABILITY_SURE), "the", "proof-based", "eigenvalue", "```", "write", "python", "é", "3", "_"]
+    for _ in range(5000):
+        prompt = "".join(rng.choice(pool) + rng.choice([" ", "", ".", "-", "_", "\n"]) for _ in range(rng.randint(1, 12)))
+        lower = prompt.lower()
+        vocab = set(text.tokens(lower))
+        gated_regex = text._gated(text._CAPABILITY, lower, vocab, text._CAPABILITY_WORDS, text._CAPABILITY_SUBSTRINGS)
+        assert text.has_capability(lower, vocab) == gated_regex, prompt
