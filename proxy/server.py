@@ -300,7 +300,6 @@ class Sluice:
             metrics=self.metrics,
         )
         self.upstream = Upstream(config.upstream)
-        self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
         self._id_prefix = f"{os.getpid():x}-{int(time.time()):x}-"
         self._runners: list[web.AppRunner] = []
@@ -393,17 +392,9 @@ class Sluice:
         for runner in self._runners:
             await runner.cleanup()
         self._runners.clear()
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=max(self.config.server.drain_seconds, 1.0))
         await self.store.drain(max(self.config.server.drain_seconds, 1.0))  # the last settlements reach the store
         await self.upstream.close()
         await self.store.close()
-
-    def spawn(self, coro: Any) -> None:
-        """Run work that must outlive the request (settlement); stop() waits for it."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     # ---- request path ----------------------------------------------------
 
