@@ -791,19 +791,23 @@ def test_fingerprint_round_trip_and_unmarked_text_is_attributed_to_none() -> Non
         assert attribute(verify(marked, b"another secret", ACCOUNTS)) is None
 
 
+def marked_in_pieces(text: str, account: str, rng: random.Random, largest: int) -> str:
+    """The text marked as a stream marks it: fed to a TextMarker in random pieces of 1 to ``largest`` characters."""
+    marker, out, i = TextMarker(account_key(KEY, account)), [], 0
+    while i < len(text):
+        n = rng.randint(1, largest)
+        out.append(marker.feed(text[i : i + n]))
+        i += n
+    out.append(marker.finish())
+    return "".join(out)
+
+
 def test_streamed_marking_equals_whole_text_marking() -> None:
     rng = random.Random(3)
     for text in PROSE:
         whole = fingerprint_text(text, KEY, "acct-1")
         for _ in range(25):
-            marker = TextMarker(account_key(KEY, "acct-1"))
-            out, i = [], 0
-            while i < len(text):
-                n = rng.randint(1, 15)
-                out.append(marker.feed(text[i : i + n]))
-                i += n
-            out.append(marker.finish())
-            assert "".join(out) == whole
+            assert marked_in_pieces(text, "acct-1", rng, 15) == whole
         # Held back at any moment: a few words, never the text.
         marker = TextMarker(account_key(KEY, "acct-1"))
         emitted = sum(len(marker.feed(t)) for t in toks(text))
@@ -842,12 +846,7 @@ def test_plain_text_dashes_and_colon_spacing_are_slots_kept_by_marking() -> None
         assert "parse() -- it" in marked or "parse() - it" in marked or "parse() – it" in marked or (
             "parse() — it" in marked
         )  # after an identifier the dash stays spaced (set tight it would join the identifier)
-        marker, out, i = TextMarker(account_key(KEY, account)), [], 0
-        while i < len(PLAIN_DASHES):
-            n = rng.randint(1, 9)
-            out.append(marker.feed(PLAIN_DASHES[i : i + n]))
-            i += n
-        assert "".join(out) + marker.finish() == marked
+        assert marked_in_pieces(PLAIN_DASHES, account, rng, 9) == marked
 
 
 def test_fingerprint_leaves_code_urls_and_json_alone() -> None:
@@ -954,11 +953,6 @@ def test_technical_prose_slots_are_kept_by_marking_and_streaming() -> None:
         # Left as written: a quote holding another one, a GNU-style quote; capitals stay capitals.
         assert "\"use 'x' here\"" in marked and "`parse'" in marked
         assert marked.rsplit("\n", 1)[1] == marked.rsplit("\n", 1)[1].upper()
-        marker, out, i = TextMarker(account_key(KEY, account)), [], 0
-        while i < len(TECH):
-            n = rng.randint(1, 9)
-            out.append(marker.feed(TECH[i : i + n]))
-            i += n
-        assert "".join(out) + marker.finish() == marked
+        assert marked_in_pieces(TECH, account, rng, 9) == marked
     # Marked for one account, the text is attributed to it at the default alpha.
     assert attribute(verify(fingerprint_text(TECH + " " + PROSE[1], KEY, "acct-4"), KEY, ACCOUNTS)) == "acct-4"
