@@ -257,7 +257,7 @@ def observe(
 
 # ---- step 3: assess -------------------------------------------------------------
 
-PRIOR_WEIGHT = 4.0  # pseudo-requests: a few requests cannot make a rate certain
+PRIOR_WEIGHT = 3.0  # pseudo-requests: a few requests cannot make a rate certain
 PRIOR_RATE = 0.02
 
 
@@ -318,10 +318,14 @@ def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
         values["pacing"] = 0.0
     completion24 = w.long_counters[1]
     values["volume"] = _ramp(math.log10(completion24 + 1.0), 5.0, 6.3) * _ramp(long_share, 0.2, 0.6)
-    values["flavored_volume"] = _ramp(w.long_counters[2], 25.0, 50.0)
+    values["flavored_volume"] = _ramp(w.long_counters[2], 30.0, 60.0)
     # A campaign implicates an account only if its own traffic carries the campaign's flavour:
     # an innocent question that happens to open like the campaign's template does not.
-    shared = max(_campaign(campaign.system), _campaign(campaign.template), _campaign(campaign.suffix))
+    # A long system prompt is an artefact someone wrote for a deployment; eight words at either
+    # end of a prompt are often just language many people use ("walk through your reasoning
+    # before giving the final answer"), so a shared phrase counts half as much.
+    phrase = max(_campaign(campaign.template), _campaign(campaign.suffix))
+    shared = max(_campaign(campaign.system), 0.5 * phrase)
     values["campaign"] = shared * flavor
     values["infrastructure"] = _campaign(campaign.infra) * flavor
     return values
@@ -339,12 +343,17 @@ def _campaign(counts: tuple[int, float, float]) -> float:
 # application shows all three at once, so together they count as much as the strongest of them.
 # A flag then needs evidence of harvest itself (reasoning elicited, templates, logprobs, ...).
 HEAVY_USE = frozenset({"output_heavy", "coverage", "volume"})
+# Likewise the signals read off the account's own harvest flavour (reasoning asked for): how
+# much of its traffic, how many such answers a day, in how many languages. A curious human
+# who asks for explanations shows them together; they count as their strongest.
+FLAVOR_USE = frozenset({"cot", "flavored_volume", "multilingual"})
 
 
 def combine(values: dict[str, float], policy: TierDetection, prior_risk: float = 0.0) -> Assessment:
     """Weights turn strengths into contributions; the risk never drops below the decayed prior."""
     keep_out = 1.0
     heavy = 0.0
+    flavor = 0.0
     signals = []
     for name, value in values.items():
         if value <= 0.0:
@@ -352,10 +361,12 @@ def combine(values: dict[str, float], policy: TierDetection, prior_risk: float =
         contribution = min(value * policy.weights.get(name, 0.0), 0.999)
         if name in HEAVY_USE:
             heavy = max(heavy, contribution)
+        elif name in FLAVOR_USE:
+            flavor = max(flavor, contribution)
         else:
             keep_out *= 1.0 - contribution
         signals.append(Signal(name, value, contribution))
-    keep_out *= 1.0 - heavy
+    keep_out *= (1.0 - heavy) * (1.0 - flavor)
     signals.sort(key=lambda s: -s.contribution)
     return Assessment(risk=max(1.0 - keep_out, prior_risk), signals=tuple(signals))
 

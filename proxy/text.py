@@ -24,10 +24,13 @@ _COT = re.compile(
     r"|reason(?:ing)? (?:through|carefully|step)|chain[\s-]of[\s-]thought|walk me through|in (?:great |full )?detail"
     r"|detailed (?:explanation|reasoning|derivation|solution|analysis)|thorough|exhaustive"
     r"|justify (?:your|each|every)|full (?:derivation|reasoning)|reasoning process"
+    # the reasoning trace asked for in other words: "walk through your reasoning", "reason it out"
+    r"|(?:walk|go) (?:me )?through (?:your|the|all) (?:reasoning|thinking|logic|steps)|chain of reasoning"
+    r"|reason (?:it|this|that) (?:out|through)|(?:your|the) reasoning (?:in|into) (?:numbered |clear )?steps"
     # follow-ups that keep an answer going: the multi-turn form of the same elicitation
     r"|more detail|elaborat|go deeper|expand on|another example"
     r"|继续|再详细|再举一个|展开(?:讲|说)"
-    r"|一步一步|一步步|逐步|分步|详细(?:地|的)?(?:解释|说明|推理|分析|推导|回答|阐述)|思考过程|推理过程|解题过程|请详细"
+    r"|一步一步|一步步|逐步|分步|详细(?:地|的)?(?:解释|说明|推理|分析|推导|回答|阐述)|思考过程|推理过程|解题过程|推导过程|请详细"
     r"|paso a paso|razona|étape par étape|raisonnement détaillé|schritt für schritt|ausführlich"
     r"|ステップバイステップ|段階的に|詳しく|順を追って|шаг за шагом|подробно|пошагово",
 )
@@ -51,7 +54,7 @@ _GRADER = re.compile(
 # scripts without spaces, substrings) is present. Python's re tries every
 # alternative at every position, so an ungated scan of 2 KB costs ~100 us.
 _COT_WORDS = frozenset(
-    "step step-by-step think thinking explain show reason reasoning chain chain-of-thought walk detail detailed "
+    "step steps step-by-step think thinking explain show reason reasoning chain chain-of-thought walk detail detailed "
     "thorough thoroughly exhaustive exhaustively justify full more elaborate elaborating deeper expand another "
     "paso razona étape raisonnement schritt ausführlich шаг подробно пошагово".split()
 )

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from proxy.config import Config, parse_config
-from proxy.detect import Assessment
+from proxy.detect import Assessment, combine
 from proxy.gate import judge, outcome, plan
 from proxy.policy import Decision
 from proxy.request import CHAT, features_of
@@ -91,6 +91,24 @@ def test_cot_is_read_in_chinese_too(feed: Feed) -> None:
     for i, ts in enumerate(human_times(20)):
         feed.send("zh", ts, chat(f"请一步一步地思考，并详细解释{TOPICS[i]}的原理。"), 900)
     assert feed.value("zh", "cot") > 0.8
+
+
+@pytest.mark.parametrize(
+    "closing",
+    [
+        "Walk through your reasoning before giving the final answer.",
+        "Show your full chain of reasoning.",
+        "Break your reasoning into numbered steps.",
+        "Reason it out carefully, then give a final answer.",
+        "请给出完整的推导过程。",
+    ],
+)
+def test_cot_knows_the_reasoning_trace_asked_for_in_other_words(feed: Feed, closing: str) -> None:
+    for i, ts in enumerate(human_times(20)):
+        feed.send("distiller", ts, chat(f"Describe {TOPICS[i]}. {closing}"), 900)
+        feed.send("reader", ts, chat(f"Describe {TOPICS[i]}. What is the reason it matters?"), 900)
+    assert feed.value("distiller", "cot") > 0.8
+    assert feed.value("reader", "cot") == 0.0
 
 
 def test_output_heavy_separates_harvesting_from_rag(feed: Feed) -> None:
@@ -188,20 +206,54 @@ def test_grader_prompts(feed: Feed) -> None:
     assert feed.value("writer", "grader") == 0.0
 
 
+def _tutor(text: str, system: str) -> dict[str, Any]:
+    return {"model": "m", "messages": [{"role": "system", "content": system}, {"role": "user", "content": text}]}
+
+
 def test_campaign_flags_a_fresh_sybil_within_its_first_requests(feed: Feed) -> None:
-    template = "You are a meticulous tutor. Produce a complete, rigorous, step by step explanation of {} with examples."
+    system = "You are a meticulous tutor for our study platform. Answer every question in full."
+    template = "Produce a complete, rigorous, step by step explanation of {} with worked examples for students."
     for k in range(12):  # the campaign so far: 12 accounts, a few requests each
         for j in range(4):
-            feed.send(f"sybil-{k}", k * 100.0 + j, chat(template.format(TOPICS[(k * 4 + j) % 40])), 1500,
+            feed.send(f"sybil-{k}", k * 100.0 + j, _tutor(template.format(TOPICS[(k * 4 + j) % 40]), system), 1500,
                       ip=f"203.0.113.{k}")
     # A new account of the campaign, from another network: alone it has too little history to judge...
-    decision, _ = feed.send("sybil-new", 2000.0, chat(template.format("the krebs cycle")), 1500, ip="192.0.2.99")
+    decision, _ = feed.send("sybil-new", 2000.0, _tutor(template.format("the krebs cycle"), system), 1500,
+                            ip="192.0.2.99")
     assert decision.cause == "none"
-    # ...but by its third request its share of the campaign's flavour ties it to the campaign.
-    for j, topic in enumerate(("the calvin cycle", "glycolysis")):
-        decision, assessment = feed.send("sybil-new", 2100.0 + j, chat(template.format(topic)), 1500, ip="192.0.2.99")
-    assert decision.cause == "extraction"
-    assert assessment is not None and assessment.signals[0].name == "campaign"
+    # ...but its second request ties it to the campaign; the same requests from an account outside
+    # the campaign have to show the account's own harvest for longer.
+    own = "You are the study buddy of a single student, patient and kind, working through the syllabus."
+    topics = ("the krebs cycle", "the calvin cycle", "glycolysis", "photosynthesis", "mitosis")
+    first_flag: dict[str, int] = {}
+    for j, topic in enumerate(topics):
+        for account, prompt, ip in (("sybil-new", system, "192.0.2.99"), ("loner", own, "192.0.2.7")):
+            if account == "sybil-new" and j == 0:
+                continue  # sent above
+            decision, assessment = feed.send(account, 2100.0 + j, _tutor(template.format(topic), prompt), 1500, ip=ip)
+            if decision.cause == "extraction" and account not in first_flag:
+                first_flag[account] = j
+                if account == "sybil-new":
+                    assert assessment is not None and assessment.signals[0].name == "campaign"
+    assert first_flag["sybil-new"] == 1
+    assert first_flag.get("loner", len(topics)) > 1
+
+
+def test_a_shared_phrase_counts_less_than_a_shared_system_prompt(feed: Feed) -> None:
+    # Eight words at either end of a prompt can be everyday instruction language; a long system
+    # prompt is someone's deployment. The same campaign, tied only by its phrasing, weighs half.
+    system = "You are a meticulous tutor for our study platform. Answer every question in full."
+    template = "Produce a complete, rigorous, step by step explanation of {} with worked examples for students."
+    for k in range(12):
+        for j in range(4):
+            topic = TOPICS[(k * 4 + j) % 40]
+            feed.send(f"by-system-{k}", k * 100.0 + j, _tutor(f"Explain {topic} step by step, in full.", system),
+                      1500, ip=f"203.0.113.{k}")
+            feed.send(f"by-phrase-{k}", k * 100.0 + j, chat(template.format(topic)), 1500, ip=f"198.51.100.{k}")
+    by_system = feed.value("by-system-11", "campaign")
+    by_phrase = feed.value("by-phrase-11", "campaign")
+    assert by_system > 0.5
+    assert by_phrase == pytest.approx(by_system / 2, abs=0.05)
 
 
 def test_shared_team_system_prompt_is_not_a_campaign(feed: Feed) -> None:
@@ -431,3 +483,18 @@ def test_the_capability_word_shortcut_agrees_with_the_regex() -> None:
         vocab = set(text.tokens(lower))
         gated_regex = text._gated(text._CAPABILITY, lower, vocab, text._CAPABILITY_WORDS, text._CAPABILITY_SUBSTRINGS)
         assert text.has_capability(lower, vocab) == gated_regex, prompt
+
+
+def test_signals_of_one_trait_count_once_and_independent_evidence_adds_up() -> None:
+    # A curious human who asks for explanations, many a day, in three languages shows cot,
+    # flavored_volume and multilingual together: one trait, judged on its strongest. Reasoning
+    # asked for by one template over and over is two pieces of evidence, and they add up.
+    policy = parse_config({}).tier("default").detection
+    weights = policy.weights
+    one_trait = combine({"cot": 0.7, "flavored_volume": 0.7, "multilingual": 0.7}, policy)
+    assert one_trait.risk == pytest.approx(0.7 * max(weights["cot"], weights["flavored_volume"], weights["multilingual"]))
+    assert one_trait.risk < policy.levels.delay
+    two_kinds = combine({"cot": 0.9, "templated_harvest": 0.9}, policy)
+    expected = 1 - (1 - 0.9 * weights["cot"]) * (1 - 0.9 * weights["templated_harvest"])
+    assert two_kinds.risk == pytest.approx(expected)
+    assert two_kinds.risk >= policy.levels.delay
