@@ -325,8 +325,10 @@ def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
     # end of a prompt are often just language many people use ("walk through your reasoning
     # before giving the final answer"), so a shared phrase counts half as much.
     phrase = max(_campaign(campaign.template), _campaign(campaign.suffix))
-    shared = max(_campaign(campaign.system), 0.5 * phrase)
-    values["campaign"] = shared * flavor
+    # A sybil account sends a handful of requests: behind a system prompt that many accounts
+    # already use for harvest, its first request or two of that flavour tie it to the campaign.
+    own = _ramp((flavored + 0.1) / (n + 1.0), 0.2, 0.6)
+    values["campaign"] = max(_campaign(campaign.system) * own, 0.5 * phrase * flavor)
     values["infrastructure"] = _campaign(campaign.infra) * flavor
     return values
 

@@ -210,32 +210,31 @@ def _tutor(text: str, system: str) -> dict[str, Any]:
     return {"model": "m", "messages": [{"role": "system", "content": system}, {"role": "user", "content": text}]}
 
 
-def test_campaign_flags_a_fresh_sybil_within_its_first_requests(feed: Feed) -> None:
+def test_campaign_flags_a_fresh_sybil_at_its_first_harvest_request(feed: Feed) -> None:
     system = "You are a meticulous tutor for our study platform. Answer every question in full."
     template = "Produce a complete, rigorous, step by step explanation of {} with worked examples for students."
     for k in range(12):  # the campaign so far: 12 accounts, a few requests each
         for j in range(4):
             feed.send(f"sybil-{k}", k * 100.0 + j, _tutor(template.format(TOPICS[(k * 4 + j) % 40]), system), 1500,
                       ip=f"203.0.113.{k}")
-    # A new account of the campaign, from another network: alone it has too little history to judge...
-    decision, _ = feed.send("sybil-new", 2000.0, _tutor(template.format("the krebs cycle"), system), 1500,
-                            ip="192.0.2.99")
-    assert decision.cause == "none"
-    # ...but its second request ties it to the campaign; the same requests from an account outside
-    # the campaign have to show the account's own harvest for longer.
+    # A new account, from another network, behind the campaign's system prompt: its first request
+    # of the campaign's flavour is tied to the campaign at once, while the same requests from an
+    # account outside it have to show the account's own harvest for longer, and an account that
+    # uses the same system prompt for everyday questions is never flagged.
+    for j, question in enumerate(("What time zone is Lisbon in?", "Is the library open on Sunday?")):
+        decision, _ = feed.send("bystander", 2000.0 + j, _tutor(question, system), 20, ip="192.0.2.50")
+        assert decision.cause == "none"
     own = "You are the study buddy of a single student, patient and kind, working through the syllabus."
     topics = ("the krebs cycle", "the calvin cycle", "glycolysis", "photosynthesis", "mitosis")
     first_flag: dict[str, int] = {}
     for j, topic in enumerate(topics):
         for account, prompt, ip in (("sybil-new", system, "192.0.2.99"), ("loner", own, "192.0.2.7")):
-            if account == "sybil-new" and j == 0:
-                continue  # sent above
             decision, assessment = feed.send(account, 2100.0 + j, _tutor(template.format(topic), prompt), 1500, ip=ip)
             if decision.cause == "extraction" and account not in first_flag:
                 first_flag[account] = j
                 if account == "sybil-new":
                     assert assessment is not None and assessment.signals[0].name == "campaign"
-    assert first_flag["sybil-new"] == 1
+    assert first_flag["sybil-new"] == 0
     assert first_flag.get("loner", len(topics)) > 1
 
 
