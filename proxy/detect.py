@@ -195,6 +195,7 @@ def observe(
     features: RequestFeatures, limits: Limits, ip: str = "", user_agent: str = ""
 ) -> Observation:
     lower = excerpt(features.query_text or features.prompt_text).lower()
+    ascii_text = lower.isascii()
     word_list = tokens(lower)
     # The prompt's trigger words: all the gates need, without a set of every word.
     vocab = TRIGGER_WORDS.intersection(word_list)
@@ -202,11 +203,11 @@ def observe(
     # Chain of thought on a multiple-choice item is how evals are run, and its trace ends in a letter.
     if closed_answer(lower):
         flags |= CLOSED
-    elif has_cot(lower, vocab):
+    elif has_cot(lower, vocab, ascii_text):
         flags |= COT
-    if has_capability(lower, vocab):
+    if has_capability(lower, vocab, ascii_text):
         flags |= CAPABILITY
-    if has_grader(lower, vocab):
+    if has_grader(lower, vocab, ascii_text):
         flags |= GRADER
     generation = features.max_tokens is None or features.max_tokens > 16
     if features.top_logprobs is not None and features.top_logprobs >= 10 and generation:
@@ -240,7 +241,7 @@ def observe(
         query=short_hash(lower),
         # Code next to either end is no template: snippets open and close alike ("```", "return out").
         skeleton=skeleton_hash(word_list, not lower.lstrip().startswith("```"), not lower.rstrip().endswith("```"),
-                               lower.isascii()),
+                               ascii_text),
         topic=topic_hash(word_list),
         lang=LANGUAGE_ID[language(lower, word_list)],
         bias=bias,

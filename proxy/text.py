@@ -246,21 +246,35 @@ def _gated(regex: re.Pattern[str], lower: str, vocab: frozenset[str] | set[str],
     return regex.search(lower) is not None
 
 
-def has_cot(lower: str, vocab: frozenset[str] | set[str] | None = None) -> bool:
-    """Chain-of-thought or exhaustive-answer elicitation (``lower``: the lowercased prompt)."""
+def _ascii(substrings: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(s for s in substrings if s.isascii())
+
+
+# An ASCII prompt cannot hold a CJK trigger: scanning it for each one is wasted.
+_COT_SUBSTRINGS_ASCII = _ascii(_COT_SUBSTRINGS)
+_CAPABILITY_SUBSTRINGS_ASCII = _ascii(_CAPABILITY_SUBSTRINGS)
+_GRADER_SUBSTRINGS_ASCII = _ascii(_GRADER_SUBSTRINGS)
+
+
+def has_cot(lower: str, vocab: frozenset[str] | set[str] | None = None, ascii_text: bool = False) -> bool:
+    """Chain-of-thought or exhaustive-answer elicitation (``lower``: the lowercased prompt).
+
+    ``ascii_text``: the caller knows ``lower`` is ASCII (a hint; False is always correct).
+    """
     vocab = set(tokens(lower)) if vocab is None else vocab
     if _FOLLOW_UP.match(lower):
         return True
-    return _gated(_COT, lower, vocab, _COT_WORDS, _COT_SUBSTRINGS)
+    return _gated(_COT, lower, vocab, _COT_WORDS, _COT_SUBSTRINGS_ASCII if ascii_text else _COT_SUBSTRINGS)
 
 
-def has_capability(lower: str, vocab: frozenset[str] | set[str] | None = None) -> bool:
+def has_capability(lower: str, vocab: frozenset[str] | set[str] | None = None, ascii_text: bool = False) -> bool:
     vocab = set(tokens(lower)) if vocab is None else vocab
     if not _CAPABILITY_SURE.isdisjoint(vocab):
         return True
-    return _gated(_CAPABILITY, lower, vocab, _CAPABILITY_WORDS, _CAPABILITY_SUBSTRINGS)
+    substrings = _CAPABILITY_SUBSTRINGS_ASCII if ascii_text else _CAPABILITY_SUBSTRINGS
+    return _gated(_CAPABILITY, lower, vocab, _CAPABILITY_WORDS, substrings)
 
 
-def has_grader(lower: str, vocab: frozenset[str] | set[str] | None = None) -> bool:
+def has_grader(lower: str, vocab: frozenset[str] | set[str] | None = None, ascii_text: bool = False) -> bool:
     vocab = set(tokens(lower)) if vocab is None else vocab
-    return _gated(_GRADER, lower, vocab, _GRADER_WORDS, _GRADER_SUBSTRINGS)
+    return _gated(_GRADER, lower, vocab, _GRADER_WORDS, _GRADER_SUBSTRINGS_ASCII if ascii_text else _GRADER_SUBSTRINGS)
