@@ -10,10 +10,21 @@ With a ``StreamShaper`` (a shaped policy level), each event is rewritten after
 the tap has read it: usage and the chunk count come from what the upstream
 generated, the client gets the shaped events. Without one, events pass through
 byte for byte.
+
+Without a shaper, most events are not parsed at all. A stream's content chunks
+are one JSON text with only the content string changing (and, from OpenAI, a
+random ``obfuscation`` string at the end): once one such chunk has been parsed,
+the tap keeps its bytes around the content string as a template. An event that
+is the template's bytes with a valid JSON string body in each hole parses to
+the template's object with other strings in them, so it is read from its bytes:
+one generated chunk if its content is not empty. Anything else (the usage
+chunk, a finish reason, another shape, an escape the check below does not
+prove valid) is parsed as before.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -22,6 +33,12 @@ from proxy.shaping import StreamShaper, encode_event
 from proxy.usage import Usage, parse_usage
 
 _DELTA_FIELDS = ("content", "reasoning_content", "reasoning", "tool_calls", "refusal")
+# The body of a JSON string that orjson accepts as it stands: no raw quote, backslash or control
+# character, only the simple escapes and \u escapes outside the surrogates (a surrogate pair is valid
+# JSON; it is just not proven here, so such an event is parsed). Possessive: no backtracking. The
+# bytes must also be valid UTF-8, checked apart.
+_STRING_BODY = re.compile(rb'(?:[^"\\\x00-\x1f]++|\\["\\/bfnrt]|\\u(?![dD][89a-fA-F])[0-9a-fA-F]{4})*+')
+_CONTENT_KEY = b'"content":"'
 
 
 def _generated(obj: dict[str, Any]) -> int:
@@ -45,8 +62,18 @@ def _generated(obj: dict[str, Any]) -> int:
     return 1 if isinstance(kind, str) and kind.endswith(".delta") else 0
 
 
+def _utf8(body: bytes) -> bool:
+    if body.isascii():
+        return True
+    try:
+        body.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 class StreamTap:
-    __slots__ = ("_buffer", "usage", "chunks", "done", "drop_usage_chunk", "shaper", "_shaped")
+    __slots__ = ("_buffer", "usage", "chunks", "done", "drop_usage_chunk", "shaper", "_shaped", "_template")
 
     def __init__(self, drop_usage_chunk: bool, shaper: StreamShaper | None = None) -> None:
         self._buffer = bytearray()
@@ -56,6 +83,10 @@ class StreamTap:
         self.drop_usage_chunk = drop_usage_chunk
         self.shaper = shaper
         self._shaped: bytes | None = None  # what _keep decided to send instead of the event
+        # The content chunk template (see the module's docstring), None until one is seen: the event's
+        # bytes up to the content string's body; from its end to the last string's body (None: no such
+        # hole); the rest of the event after the last hole and the blank line ending it.
+        self._template: tuple[bytes, bytes | None, bytes] | None = None
 
     def feed(self, data: bytes) -> bytes:
         """Take bytes from the upstream; return the whole events to forward."""
@@ -78,13 +109,41 @@ class StreamTap:
         start = 0
         keep = self._keep
         if b"\r" not in data:
-            # Events end at "\n\n" only: one split finds them all. Without a shaper, an event of one
-            # "data: {" line (almost all of them) is read here, without the general path's calls.
-            events = data.split(b"\n\n")
-            events.pop()  # what follows the last blank line: an unfinished event, or nothing
+            # Events end at "\n\n" only. Without a shaper, an event of one "data: {" line (almost all
+            # of them) is read here, without the general path's calls; one that fits the template is
+            # read where it lies in ``data``, not even cut out of it.
             plain = self.shaper is None
-            for event in events:
-                nxt = start + len(event) + 2
+            template = self._template
+            match = _STRING_BODY.match
+            ascii_data = data.isascii()
+            read = 0  # generated chunks read from templated events
+            while True:
+                if template is not None and data.startswith(template[0], start):
+                    # The template's bytes around its holes (its tail with the blank line after it),
+                    # each hole a valid string body and the whole valid UTF-8 (see the module's
+                    # docstring): read without parsing. A hole's match stops at a "\n", so the event
+                    # is one line, as the template is, and ends where the template does.
+                    head, middle, tail = template
+                    hole = start + len(head)
+                    at = match(data, hole).end()  # type: ignore[union-attr]  # a * always matches
+                    nxt = -1
+                    if middle is None:
+                        if data.startswith(tail, at):
+                            nxt = at + len(tail)
+                    elif data.startswith(middle, at):
+                        last = match(data, at + len(middle)).end()  # type: ignore[union-attr]
+                        if data.startswith(tail, last):
+                            nxt = last + len(tail)
+                    if nxt > 0 and (ascii_data or _utf8(data[start:nxt])):
+                        if at > hole:  # content not empty
+                            read += 1
+                        start = nxt
+                        continue
+                end = data.find(b"\n\n", start)
+                if end < 0:
+                    break  # an unfinished event, or nothing
+                event = data[start:end]
+                nxt = end + 2
                 if plain and event.startswith(b"data: {") and b"\n" not in event:
                     try:
                         obj = orjson.loads(event[6:])  # JSON allows the whitespace strip() would drop
@@ -104,6 +163,8 @@ class StreamTap:
                                     self.chunks += 1
                                     break
                             kept = True
+                            if type(delta.get("content")) is str:
+                                template = self._learn(event, delta)
                         else:
                             kept = self._read(obj)
                 else:
@@ -112,6 +173,7 @@ class StreamTap:
                     parts = self._cut(parts, data[run:start])
                     run = nxt
                 start = nxt
+            self.chunks += read
         else:
             # The next "\n\n" and "\r\n\r\n" at or after start (-1: none), kept between events:
             # searching both afresh for each event scanned the rest of the data every time, quadratic
@@ -138,6 +200,31 @@ class StreamTap:
             return data if start == size else data[:start]
         parts.append(data[run:start])
         return b"".join(parts)
+
+    def _learn(self, event: bytes, delta: dict[str, Any]) -> tuple[bytes, bytes | None, bytes] | None:
+        """Take a one-choice chat chunk (parsed: ``delta`` its choice's) as the template if it can be one;
+        returns the template now in use."""
+        # One "content" key, the delta's, and no escape anywhere: its string body ends at the next quote.
+        if b"\\" in event or event.count(b'"content"') != 1:
+            return self._template
+        for k in _DELTA_FIELDS:
+            if k != "content" and delta.get(k):
+                return self._template  # generated whatever the content: the count would not follow it
+        at = event.find(_CONTENT_KEY)
+        if at < 0:
+            return self._template  # a space after the colon, say: parsed as before
+        at += len(_CONTENT_KEY)
+        close = event.index(b'"', at)
+        if event[at:close].decode() != delta["content"]:
+            return self._template  # never expected: the key found is not the delta's
+        template: tuple[bytes, bytes | None, bytes] = (event[:at], None, event[close:] + b"\n\n")
+        # A last top-level string after the content (OpenAI's random "obfuscation"): a second hole.
+        if event.endswith(b'"}'):
+            last = event.rindex(b'"', 0, len(event) - 2)
+            if last > close and event[last - 1 : last] == b":":
+                template = (event[:at], event[close : last + 1], b'"}\n\n')
+        self._template = template
+        return template
 
     def _cut(self, parts: list[bytes] | None, kept: bytes) -> list[bytes]:
         """The output so far once an event is dropped: the events kept before it, then what

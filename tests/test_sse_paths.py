@@ -36,3 +36,62 @@ def test_the_fast_and_the_general_framing_read_the_same(events: list[bytes], dro
     fast = _read(events, b"\n\n", drop_usage)
     general = _read(events, b"\r\n\r\n", drop_usage)
     assert fast == general
+
+
+# ---- content chunks read from their bytes (the tap's template) -------------------------------------
+
+_HEAD = b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":'
+_TAIL = b'},"logprobs":null,"finish_reason":null}]'
+# What a hole may hold: plain text, every escape (valid or not), quotes, control characters, the
+# surrogates (paired, lone, as UTF-8), invalid UTF-8, and the bytes that would close the event early.
+_hole = st.lists(
+    st.sampled_from([
+        b"hello", b" ", b"\xc3\xa9", b"\xe4\xb8\xad", b"\\n", b"\\t", b'\\"', b"\\\\", b"\\/", b"\\u00e9", b"\\u0000",
+        b"\\ud83d\\ude00", b"\\ud800", b"\\udc00", b"\\uD800", b"\\u12", b"\\x", b"\\", b'"', b"\nx", b"\t", b"\x00",
+        b"\x7f", b"\xff", b"\xed\xa0\x80", b"\xc3", b'"},"x":"', b"}",
+    ]),
+    max_size=5,
+).map(b"".join)
+
+
+@st.composite
+def _templated_event(draw: st.DrawFn) -> bytes:
+    """A content chunk of one fixed shape around one or two holes (the content, OpenAI's obfuscation)."""
+    content = draw(_hole)
+    event = _HEAD + b'{"content":"' + content + b'"' + _TAIL
+    if draw(st.booleans()):
+        return event + b',"obfuscation":"' + draw(_hole) + b'"}'
+    return event + b"}"
+
+
+_template_stream = st.lists(
+    st.one_of(
+        _templated_event(),
+        st.just(_HEAD + b'{"role":"assistant","content":""}' + _TAIL + b"}"),  # a template of another shape
+        st.just(_HEAD + b'{"content":"hi","reasoning":"x"}' + _TAIL + b"}"),  # never a template: counted anyway
+        st.just(_HEAD + b'{"content": "spaced"}' + _TAIL + b"}"),
+        usage_chunk.map(lambda c: b"data: " + json.dumps(c).encode()),
+        st.just(b"data: [DONE]"),
+    ),
+    max_size=12,
+)
+
+
+@FUZZ
+@given(events=_template_stream, drop_usage=st.booleans())
+def test_content_chunks_read_from_their_bytes_count_as_parsed_ones(events: list[bytes], drop_usage: bool) -> None:
+    """A chunk fitting the template is read without parsing: same count, usage and kept events as the
+    general framing, which parses every event, whatever the holes hold."""
+    fast = _read(events, b"\n\n", drop_usage)
+    general = _read(events, b"\r\n\r\n", drop_usage)
+    assert fast == general
+
+
+def test_the_template_reads_a_stream_of_content_chunks() -> None:
+    """The common stream: after the first chunks, content chunks (with and without obfuscation) are not parsed."""
+    for tail in (b"}", b',"obfuscation":"aB3"}'):
+        chunks = [_HEAD + b'{"content":"' + word + b'"' + _TAIL + tail for word in (b"one", b"two \\n", b"", b"\xc3\xa9")]
+        tap = StreamTap(drop_usage_chunk=False)
+        raw = b"".join(c + b"\n\n" for c in chunks * 3)
+        assert tap.feed(raw) == raw
+        assert tap.chunks == 9 and tap._template is not None
