@@ -3,10 +3,14 @@
 redis-py's asyncio client spends more CPU per command than the proxy spends on
 the rest of a request: a pool checkout, a retry wrapper, a timeout context and
 a task-safe reader per call (~700 µs per admitted request, measured with
-bench/compare.py). The scripts that every request runs (admit, campaign,
-settle) go here instead: commands are packed by hiredis, written to one
+bench/compare.py). The scripts that every request runs (admit, settle) go
+here instead: commands are packed by hiredis, written to one
 connection shared by every in-flight request, and replies, which Redis sends
 in order, are parsed by hiredis and handed to their callers in that order.
+A turn of the event loop writes at most twice: its first call at once (an idle
+proxy waits for nothing), what the others send in one write at the end of the
+turn (under load several requests reach their admit in the same turn, and each
+write is a system call).
 
 The connection itself is made by redis-py's own connection class (the same
 one its pool would use), so TLS, AUTH/ACL users, SELECT and unix sockets
@@ -58,10 +62,15 @@ class Lane:
         self._waiting: deque[_Waiter] = deque()
         self._connecting: asyncio.Lock | None = None
         self._closed = False
+        # Commands packed this turn of the loop after its first write, and the callback at the turn's end
+        # that writes them (None: nothing written yet this turn).
+        self._outgoing: list[bytes] = []
+        self._flushing: asyncio.Handle | None = None
 
     async def execute(self, commands: list[tuple[Any, ...]]) -> list[Any]:
-        """Send ``commands`` as one write; their replies, in order. An error reply is returned as
-        redis-py's exception for it (NoScriptError, ReadOnlyError, ...), not raised."""
+        """Send ``commands`` together (at once, or in the write at this turn's end); their replies, in order.
+        An error reply is returned as redis-py's exception for it (NoScriptError, ReadOnlyError, ...), not
+        raised."""
         loop = asyncio.get_running_loop()
         writer = self._writer
         if writer is None or writer.is_closing():
@@ -69,14 +78,27 @@ class Lane:
         elif self._waiting and loop.time() - self._waiting[0].sent > self._stale_after:
             self._drop(RedisConnectionError("Redis owed a reply for too long; reconnecting"))
             writer = await self._connect()
-        payload = b"".join(hiredis.pack_command(c) for c in commands)
+        packed = [hiredis.pack_command(c) for c in commands]  # before queueing: packing may raise
         waiter = _Waiter(loop.create_future(), len(commands), loop.time())
-        self._waiting.append(waiter)
-        writer.write(payload)
-        transport = writer.transport
-        if transport.get_write_buffer_size() > HIGH_WATER:
+        self._waiting.append(waiter)  # in the order of the writes: Redis answers in that order
+        if self._flushing is None:
+            writer.write(packed[0] if len(packed) == 1 else b"".join(packed))
+            self._flushing = loop.call_soon(self._flush)
+        else:
+            self._outgoing += packed
+        if writer.transport.get_write_buffer_size() > HIGH_WATER:
             await writer.drain()
         return await waiter.future
+
+    def _flush(self) -> None:
+        """The turn's end: write what its later calls packed, in one system call."""
+        self._flushing = None
+        outgoing, self._outgoing = self._outgoing, []
+        writer = self._writer
+        # A connection lost since (None) failed those calls already; one closing fails them when the
+        # reader meets its end.
+        if outgoing and writer is not None and not writer.is_closing():
+            writer.write(outgoing[0] if len(outgoing) == 1 else b"".join(outgoing))
 
     async def _connect(self) -> asyncio.StreamWriter:
         if self._closed:
@@ -140,6 +162,10 @@ class Lane:
             self._conn._reader = self._conn._writer = None  # closed above: redis-py must not close it again
         self._writer = None
         self._conn = None
+        if self._flushing is not None:
+            self._flushing.cancel()
+            self._flushing = None
+        self._outgoing = []
         while self._waiting:
             future = self._waiting.popleft().future
             if not future.done():
