@@ -3,7 +3,10 @@
 -- check every limit first, and reserve on all of them only if all pass.
 --
 -- An admitted request that comes with an observation is also folded into the
--- account's detection state, exactly as proxy/windows.py AccountWindow.admit.
+-- account's detection state, exactly as proxy/windows.py AccountWindow.admit,
+-- and, on a standalone server, into its campaign fingerprints' counts, exactly
+-- as FingerprintWindow.add (campaign.lua's arithmetic; on a cluster the
+-- fingerprints live in other slots and campaign.lua runs after this, there).
 --
 -- KEYS (one hash tag, so one cluster slot):
 --   1 gcra hash  (fields req, tok: the request and token TATs)
@@ -14,6 +17,9 @@
 --     vectors short (N counters), long (M counters), hours (24 slots: when each
 --     hour of the day last saw traffic), each its numbers separated by spaces
 --   6 ring list (the last ARGV[16] observations, oldest first)
+--   then, standalone only, two keys per campaign fingerprint (KEYS 7 and 8, 9 and 10, ...):
+--     its hash (t, requests, flavored) and its set of at most a cap of account ids.
+--     These are in other slots: a cluster refuses them, so it never sends them.
 -- ARGV (numbers as decimal strings; "" means unlimited):
 --   1 now            2 cost               3 lease id         4 lease ttl (s)
 --   5 day_left (s)   6 month_left (s)     7 requests/min     8 tokens/min
@@ -31,33 +37,24 @@
 --   ARGV[1] the lease id (ARGV 3 above)
 --   ARGV[2] ARGV 1, 2 and 4 to 13 above, separated by spaces, '-' for ''
 --   ARGV[3] absent without an observation; else ARGV 14 on, separated by spaces
--- The prologue below unpacks them into the layout above, which the rest of the script reads.
+--   ARGV[4] with fingerprint keys only: "flavored(1|0) half-life(s) accounts-cap ttl(s)"
+--   ARGV[5] with fingerprint keys only: the account id (what the fingerprints' sets hold)
+-- wire.lua, prepended when the script is loaded, unpacks them into the layout above.
 --
 -- Returns {allowed 0|1, too_large 0|1, request TAT, token TAT (after the call),
 --          then one wait per limit in LIMIT_ORDER: concurrency, requests/min,
 --          tokens/min, tokens/day, tokens/month (false: that limit passed)},
--- and when admitted with an observation, appended: the N short and M long
+-- and when admitted with an observation, appended, one string of numbers separated by
+-- spaces (one bulk reply is cheaper to send and to read than ~35): the N short and M long
 -- counters, ring, same_query, same_skeleton, recurring_templates,
 -- distinct_topics, distinct_langs, biased, distinct_bias, seed_sweep,
 -- gap_mean, gap_var, gaps, active_hours, risk, risk_t (the stored risk and
--- its time: Python decays it).
+-- its time: Python decays it);
+-- and with fingerprint keys, one more such string: accounts, requests, flavored per
+-- fingerprint, in KEYS order.
 -- Fractions go back as strings: Redis would truncate a Lua number to an integer.
 
--- ---- prologue: the packed wire arguments, unpacked (a local ARGV shadows Redis' own) --------
-
-local ARGV = (function(wire)
-  local args = {}
-  for x in string.gmatch(wire[2], '%S+') do
-    args[#args + 1] = (x == '-') and '' or x
-  end
-  table.insert(args, 3, wire[1])
-  if wire[3] then
-    for x in string.gmatch(wire[3], '%S+') do
-      args[#args + 1] = x
-    end
-  end
-  return args
-end)(ARGV)
+local CAMPAIGN, ACCOUNT_ID = WIRE[4], WIRE[5]  -- with fingerprint keys only (above)
 
 local WINDOW = 60.0
 local DAY = 86400.0
@@ -355,11 +352,9 @@ end
 local short_s, long_s = {}, {}
 for i = 1, n_short do
   short_s[i] = fmt(short[i])
-  reply[#reply + 1] = short_s[i]
 end
 for i = 1, n_long do
   long_s[i] = fmt(long[i])
-  reply[#reply + 1] = long_s[i]
 end
 local hours_s = {}
 for h = 0, 23 do
@@ -372,8 +367,42 @@ redis.call('PEXPIRE', KEYS[5], det_ttl)
 
 local stats = {#ring, same_query, same_skeleton, recurring, n_topics, n_langs,
                biased + ((bias ~= '0') and 1 or 0), n_biases, seed_sweep,
-               fmt(gap_mean), fmt(gap_var), gaps, active, risk, risk_t}
-for _, v in ipairs(stats) do
-  reply[#reply + 1] = v
+               fmt(gap_mean), fmt(gap_var), int(gaps), active, risk, risk_t}
+reply[10] = table.concat(short_s, ' ') .. ' ' .. table.concat(long_s, ' ') .. ' ' .. table.concat(stats, ' ')
+if #KEYS <= 6 then
+  return reply
 end
+
+-- ---- campaign fingerprints (standalone only): FingerprintWindow.add, each ---------------
+
+local flavored_inc, campaign_half_life, cap, campaign_ttl = string.match(CAMPAIGN, '^(%S+) (%S+) (%S+) (%S+)$')
+campaign_half_life, cap = tonumber(campaign_half_life), tonumber(cap)
+campaign_ttl = int(math.ceil(tonumber(campaign_ttl) * 1000))
+local counts = {}
+for k = 7, #KEYS - 1, 2 do
+  local fp = redis.call('HMGET', KEYS[k], 't', 'requests', 'flavored')
+  local ft = tonumber(fp[1]) or 0
+  local requests = tonumber(fp[2]) or 0
+  local flavored = tonumber(fp[3]) or 0
+  if ft ~= 0 and now > ft then
+    local factor = 2 ^ (-(now - ft) / campaign_half_life)
+    requests = requests * factor
+    flavored = flavored * factor
+  end
+  ft = math.max(ft, now)
+  requests = requests + 1.0
+  if flavored_inc == '1' then
+    flavored = flavored + 1.0
+  end
+  redis.call('HSET', KEYS[k], 't', fmt(ft), 'requests', fmt(requests), 'flavored', fmt(flavored))
+  redis.call('PEXPIRE', KEYS[k], campaign_ttl)
+  -- Bounded: past the cap new accounts are not remembered (an old one re-adding is a no-op anyway).
+  local accounts = redis.call('SCARD', KEYS[k + 1])
+  if accounts < cap then
+    accounts = accounts + redis.call('SADD', KEYS[k + 1], ACCOUNT_ID)
+  end
+  redis.call('PEXPIRE', KEYS[k + 1], campaign_ttl)
+  counts[#counts + 1] = int(accounts) .. ' ' .. fmt(requests) .. ' ' .. fmt(flavored)
+end
+reply[11] = table.concat(counts, ' ')
 return reply

@@ -1,23 +1,16 @@
 -- Count one admitted request behind one campaign fingerprint, across accounts:
 -- exactly proxy/windows.py FingerprintWindow.add. A fingerprint has its own hash
--- tag (so its own cluster slot), which is why this is a script of its own.
+-- tag (so its own cluster slot), which is why, on a cluster, this is a script of
+-- its own, run after admit.lua admitted the request. (On a standalone server
+-- admit.lua does the same arithmetic itself, in the admit's own call.)
 --
 -- KEYS: 1 fingerprint hash (t, requests, flavored)
 --       2 set of account ids (at most ARGV[5] of them)
---       3 optional gate: the account's lease zset (standalone Redis only, where a
---         script may touch any key). The update then happens only if it holds
---         lease ARGV[7], i.e. only if the admit.lua call just before it, in the
---         same pipeline, admitted the request. Without it the caller already knows.
--- ARGV: 1 now  2 account  3 flavored 1|0  4 half-life (s)  5 accounts cap
---       6 ttl (s)  7 lease id (with the gate)
--- Returns {accounts, requests, flavored}, or nil when the gate is closed.
+-- ARGV: 1 now  2 account  3 flavored 1|0  4 half-life (s)  5 accounts cap  6 ttl (s)
+-- Returns {accounts, requests, flavored}.
 
 local function fmt(x)
   return string.format('%.17g', x)
-end
-
-if KEYS[3] and not redis.call('ZSCORE', KEYS[3], ARGV[7]) then
-  return false
 end
 
 local now = tonumber(ARGV[1])

@@ -37,12 +37,14 @@ fingerprint has its own hash tag, so its own slot):
 
 Detection is the arithmetic of ``proxy/windows.py`` (the memory store's), done
 in the scripts: ``admit.lua`` folds an admitted request's observation into the
-account's window in the same call as the budgets, ``settle.lua`` its outcome,
-``campaign.lua`` one fingerprint. Fingerprints live in other slots, so on a
-cluster the campaign calls follow the admit (a second round trip, only for an
-admitted request with fingerprints); on a standalone server they go in the same
-pipeline, each gated on the lease the admit just took, so still one round trip.
-Either way only admitted requests are counted, as in the memory store.
+account's window in the same call as the budgets, ``settle.lua`` its outcome.
+On a standalone server, where a script may touch any key, ``admit.lua`` also
+counts the request behind its campaign fingerprints (their keys passed after
+the account's): one EVALSHA per request. On a cluster the fingerprints live in
+other slots, so ``campaign.lua`` counts them, one call per fingerprint in one
+pipeline after the admit (a second round trip, only for an admitted request
+with fingerprints). Either way only admitted requests are counted, as in the
+memory store.
 
 Every key carries a TTL, so idle accounts cost nothing. Time (``now`` and the
 calendar) always comes from the caller, never from Redis TIME, so replay on a
@@ -131,8 +133,12 @@ class _Script:
     sha: str
 
     @classmethod
-    def load(cls, name: str) -> _Script:
-        body = resources.files("proxy.store").joinpath(name).read_bytes()
+    def load(cls, name: str, *, packed: bool = False) -> _Script:
+        """``packed``: the script takes its arguments packed; wire.lua, prepended, unpacks them."""
+        files = resources.files("proxy.store")
+        body = files.joinpath(name).read_bytes()
+        if packed:
+            body = files.joinpath("wire.lua").read_bytes() + b"\n" + body
         return cls(body=body, sha=hashlib.sha1(body).hexdigest())  # noqa: S324 - Redis names scripts by sha1
 
 
@@ -185,8 +191,8 @@ class RedisStore:
         self._client = client
         self._lease_ttl = float(lease_ttl)
         self._prefix = prefix
-        self._admit = _Script.load("admit.lua")
-        self._settle = _Script.load("settle.lua")
+        self._admit = _Script.load("admit.lua", packed=True)
+        self._settle = _Script.load("settle.lua", packed=True)
         self._campaign = _Script.load("campaign.lua")
         self._campaigns_failing = False  # logged once per run of failures
         # Formatted once, not per request: key names per (account, day, month), the admit
@@ -281,9 +287,8 @@ class RedisStore:
             counts: dict[str, tuple[int, float, float]] = {}
         else:
             args.append(self._observation_text(observation, half_lives))
-            reply, counts = await _guard(lambda: self._observe(account, now, lease, keys, args, observation))
-        allowed, too_large, request_tat, token_tat, *rest = reply
-        waits, window = rest[: len(LIMIT_ORDER)], rest[len(LIMIT_ORDER) :]
+            reply, counts = await _guard(lambda: self._observe(account, now, keys, args, observation))
+        allowed, too_large, request_tat, token_tat = reply[:4]
         admitted = bool(int(allowed))
         observed = admitted and observation is not None
         return build_admission(
@@ -291,13 +296,13 @@ class RedisStore:
             now,
             cal,
             allowed=admitted,
-            waits={name: float(w) for name, w in zip(LIMIT_ORDER, waits, strict=True) if w},
+            waits={name: float(w) for name, w in zip(LIMIT_ORDER, reply[4:9], strict=True) if w},
             too_large=bool(int(too_large)),
             cost=cost,
             lease=lease,
             request_tat=float(request_tat),
             token_tat=float(token_tat),
-            window=_window(window, now, half_lives[1]) if observed else None,
+            window=_window(reply[9].split(), now, half_lives[1]) if observed else None,
             campaign=campaign_of(counts) if observed else None,
         )
 
@@ -309,48 +314,56 @@ class RedisStore:
         entry = f"{obs.query},{obs.skeleton},{obs.topic},{obs.lang},{obs.bias},{obs.seed}"
         return f"{constants} {entry} {len(short)} {increments}"
 
+    def _campaign_common(self, account: str, now: float, flavored: bool) -> list[str]:
+        """campaign.lua's arguments (a cluster's fingerprint calls)."""
+        return [repr(now), account, "1" if flavored else "0", repr(CAMPAIGN_HALF_LIFE), str(CAMPAIGN_ACCOUNTS),
+                repr(CAMPAIGN_TTL)]
+
     async def _observe(
-        self, account: str, now: float, lease: str, keys: _Keys, args: list[str], obs: Observation
+        self, account: str, now: float, keys: _Keys, args: list[str], obs: Observation
     ) -> tuple[list[Any], dict[str, tuple[int, float, float]]]:
-        """The admit call with an observation, and its campaign fingerprints' calls.
+        """The admit call with an observation, and the counts of its campaign fingerprints.
 
         Memory counts a fingerprint only for an admitted request; so do both paths here.
         """
-        if self._cluster:
-            await self._ready()
-        admit = _Call(self._admit, keys.admit(), args)
-        kinds = list(obs.fingerprints())
+        admit_keys = keys.admit()
+        kinds = obs.fingerprints()
         if not kinds:
-            return await self._call(admit), {}
-        common = [repr(now), account, "1" if obs.flags & FLAVORED else "0", repr(CAMPAIGN_HALF_LIFE)]
-        common += [str(CAMPAIGN_ACCOUNTS), repr(CAMPAIGN_TTL)]
-        if self._cluster:
-            # The fingerprints are in other slots, likely on other nodes: no script
-            # may read the admit's outcome there, so they follow it, if admitted.
-            reply = await self._call(admit)
-            if not int(reply[0]):
+            if self._cluster:
+                await self._ready()
+            return await self._call(_Call(self._admit, admit_keys, args)), {}
+        flavored = bool(obs.flags & FLAVORED)
+        if not self._cluster:
+            # One server: admit.lua counts the fingerprints itself, if it admitted the request (one EVALSHA).
+            for kind, fp in kinds:
+                admit_keys += self._campaign_keys(kind, fp)
+            args.append(self._text(("camp", flavored), lambda: _campaign_constants(flavored)))
+            args.append(account)
+            reply = await self._call(_Call(self._admit, admit_keys, args))
+            if len(reply) < 11:  # refused: nothing counted
                 return reply, {}
-            calls = [_Call(self._campaign, self._campaign_keys(kind, fp), common) for kind, fp in kinds]
-            try:
-                replies = await self._pipeline(calls)
-            except _UNAVAILABLE as exc:
-                # The budgets are decided and reserved: losing a fingerprint's node
-                # costs this request its campaign counts, not its admission.
-                if not self._campaigns_failing:
-                    self._campaigns_failing = True
-                    log.warning("campaign counts unavailable", extra={"error": f"{type(exc).__name__}: {exc}"})
-                return reply, {}
-            self._campaigns_failing = False
-        else:
-            # One server: one pipeline, one round trip. Each campaign call runs only
-            # if the account's lease zset holds this request's lease, i.e. only if
-            # the admit just before it admitted the request.
-            gated = [*common, lease]
-            calls = [admit]
-            calls += [_Call(self._campaign, [*self._campaign_keys(kind, fp), keys.lease], gated) for kind, fp in kinds]
-            reply, *replies = await self._pipeline(calls, gated=True)
-        counts = {kind: (int(r[0]), float(r[1]), float(r[2])) for (kind, _), r in zip(kinds, replies) if r is not None}
-        return reply, counts
+            packed = reply[10].split()
+            return reply, {kind: (int(packed[i]), float(packed[i + 1]), float(packed[i + 2]))
+                           for (kind, _), i in zip(kinds, range(0, 3 * len(kinds), 3), strict=True)}
+        # The fingerprints are in other slots, likely on other nodes: no script
+        # may read the admit's outcome there, so they follow it, if admitted.
+        await self._ready()
+        reply = await self._call(_Call(self._admit, admit_keys, args))
+        if not int(reply[0]):
+            return reply, {}
+        common = self._campaign_common(account, now, flavored)
+        calls = [_Call(self._campaign, self._campaign_keys(kind, fp), common) for kind, fp in kinds]
+        try:
+            replies = await self._pipeline(calls)
+        except _UNAVAILABLE as exc:
+            # The budgets are decided and reserved: losing a fingerprint's node
+            # costs this request its campaign counts, not its admission.
+            if not self._campaigns_failing:
+                self._campaigns_failing = True
+                log.warning("campaign counts unavailable", extra={"error": f"{type(exc).__name__}: {exc}"})
+            return reply, {}
+        self._campaigns_failing = False
+        return reply, {kind: (int(r[0]), float(r[1]), float(r[2])) for (kind, _), r in zip(kinds, replies, strict=True)}
 
     async def settle(
         self,
@@ -378,25 +391,16 @@ class RedisStore:
         # The admission's day and month, not now's: a request spanning midnight is
         # corrected where it was counted.
         keys = self._keys(account, admission.day, admission.month)
+        # settle.lua's packed arguments (see its prologue): the lease, the budget numbers, the outcome.
         args = [
-            repr(now),
-            str(actual - admission.reserved),
             admission.lease or "",
-            _limit(limits.tokens_per_minute),
-            repr(GCRA_TTL_MARGIN),
+            f"{now!r} {actual - admission.reserved} {_packed(limits.tokens_per_minute)} {GCRA_TTL_MARGIN!r}",
         ]
         if outcome is not None:
             short, long = outcome.settle_increments()
-            args += [
-                repr(float(half_lives[0])),
-                repr(DAY),
-                repr(DETECTION_TTL),
-                repr(float(outcome.risk)),
-                "1" if outcome.served else "0",
-                str(len(short)),
-                *map(repr, short),
-                *map(repr, long),
-            ]
+            constants = self._text(("settle", half_lives[0]), lambda: _settle_constants(half_lives[0]))
+            args.append(f"{constants} {float(outcome.risk)!r} {1 if outcome.served else 0} {len(short)} "
+                        + " ".join(map(repr, short + long)))
         return keys.settle(), args
 
     async def settle_many(self, batch: Sequence[Settlement]) -> list[BaseException | None]:
@@ -571,18 +575,14 @@ class RedisStore:
             # body once; Redis caches it and later EVALSHAs find it.
             return await self._client.eval(c.script.body, len(c.keys), *c.keys, *c.args)
 
-    async def _pipeline(self, calls: Sequence[_Call], *, gated: bool = False, raise_errors: bool = True) -> list[Any]:
+    async def _pipeline(self, calls: Sequence[_Call], *, raise_errors: bool = True) -> list[Any]:
         """Script calls in one pipeline (one round trip per node), NOSCRIPT handled.
 
         Calls answered NOSCRIPT did not run; they are sent again with EVAL, in
-        order, in a second pipeline. ``gated``: call 0 is the admit and the others
-        are gated on its lease; if the admit did not run, the gated calls that
-        found no lease (nil) are repeated after it too.
+        order, in a second pipeline.
         """
         replies = await self._send(calls, sha=True)
         redo = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
-        if gated and redo[:1] == [0]:
-            redo = sorted({*redo, *(i for i, r in enumerate(replies) if r is None)})
         if redo:
             for i, r in zip(redo, await self._send([calls[i] for i in redo], sha=False), strict=True):
                 replies[i] = r
@@ -650,14 +650,19 @@ class _UnixConn(_CPacking, UnixDomainSocketConnection):
 _C_PACKING: dict[type, type] = {Connection: _Conn, SSLConnection: _SSLConn, UnixDomainSocketConnection: _UnixConn}
 
 
-def _limit(value: int | None) -> str:
-    """A limit as a script argument: "" is unlimited."""
-    return "" if value is None else str(value)
-
-
 def _packed(value: int | None) -> str:
     """A limit in admit.lua's packed arguments: "-" is unlimited."""
     return "-" if value is None else str(value)
+
+
+def _campaign_constants(flavored: bool) -> str:
+    """admit.lua's campaign arguments (its packed ARGV[4]): flavored, half-life, accounts cap, TTL."""
+    return f"{1 if flavored else 0} {CAMPAIGN_HALF_LIFE!r} {CAMPAIGN_ACCOUNTS} {CAMPAIGN_TTL!r}"
+
+
+def _settle_constants(half_life: float) -> str:
+    """settle.lua's ARGV 6 to 8: the short half-life, the long one, detection TTL."""
+    return f"{float(half_life)!r} {DAY!r} {DETECTION_TTL!r}"
 
 
 def _observation_constants(half_life: float) -> str:

@@ -16,6 +16,13 @@
 --       9 the risk to store   10 served 1|0   11 N, the number of short counters;
 --       then N short increments, then the long increments (the rest)
 -- Returns 1 if budgets moved, 0 if not (no lease held, or delta 0).
+--
+-- On the wire the arguments are packed, as admit.lua's are (a settlement's ~30 arguments cost
+-- the proxy more to pack than these few strings):
+--   ARGV[1] the lease id (ARGV 3 above)
+--   ARGV[2] ARGV 1, 2, 4 and 5 above, separated by spaces, '-' for ''
+--   ARGV[3] absent without an outcome; else ARGV 6 on, separated by spaces
+-- wire.lua, prepended when the script is loaded, unpacks them into the layout above.
 
 local WINDOW = 60.0
 
