@@ -322,13 +322,14 @@ def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
     values["flavored_volume"] = _ramp(w.long_counters[2], 30.0, 60.0)
     # A campaign implicates an account only if its own traffic carries the campaign's flavour:
     # an innocent question that happens to open like the campaign's template does not.
-    # A long system prompt is an artefact someone wrote for a deployment; eight words at either
-    # end of a prompt are often just language many people use ("walk through your reasoning
-    # before giving the final answer"), so a shared phrase counts half as much.
-    phrase = max(_campaign(campaign.template), _campaign(campaign.suffix))
-    # A sybil account sends a handful of requests: behind a system prompt that many accounts
-    # already use for harvest, its first request or two of that flavour tie it to the campaign.
+    # - A long system prompt is an artefact someone wrote for a deployment. A sybil account sends
+    #   a handful of requests, so behind a system prompt that many accounts already use for
+    #   harvest, its first request or two of that flavour tie it to the campaign (a light prior).
+    # - Eight words at either end of a prompt are often just language many people use ("walk
+    #   through your reasoning before giving the final answer"): a shared phrase counts half, and
+    #   needs the account's usual evidence of flavour.
     own = _ramp((flavored + 0.1) / (n + 1.0), 0.2, 0.6)
+    phrase = max(_campaign(campaign.template), _campaign(campaign.suffix))
     values["campaign"] = max(_campaign(campaign.system) * own, 0.5 * phrase * flavor)
     values["infrastructure"] = _campaign(campaign.infra) * flavor
     return values
