@@ -27,12 +27,15 @@ _COT = re.compile(
     # the reasoning trace asked for in other words: "walk through your reasoning", "reason it out"
     r"|(?:walk|go) (?:me )?through (?:your|the|all) (?:reasoning|thinking|logic|steps)|chain of reasoning"
     r"|reason (?:it|this|that) (?:out|through)|(?:your|the) reasoning (?:in|into) (?:numbered |clear )?steps"
+    r"|(?:your|the|full|whole) thought process|think (?:about )?(?:it|this|that) (?:through|carefully)"
     # follow-ups that keep an answer going: the multi-turn form of the same elicitation
     r"|more detail|elaborat|go deeper|expand on|another example"
     r"|继续|再详细|再举一个|展开(?:讲|说)"
     r"|一步一步|一步步|逐步|分步|详细(?:地|的)?(?:解释|说明|推理|分析|推导|回答|阐述)|思考过程|推理过程|解题过程|推导过程|请详细"
+    r"|解题(?:步骤|思路)|推理步骤|思考步骤|写出.{0,4}(?:过程|步骤|思路)"
     r"|paso a paso|razona|étape par étape|raisonnement détaillé|schritt für schritt|ausführlich"
-    r"|ステップバイステップ|段階的に|詳しく|順を追って|шаг за шагом|подробно|пошагово",
+    r"|ステップバイステップ|段階的に|詳しく|順を追って|шаг за шагом|подробно|пошагово"
+    r"|단계별로|단계적으로|차근차근|자세히|추론 과정|풀이 과정",
 )
 _FOLLOW_UP = re.compile(r"\W*(?:go on|continue|keep going|and then|what else)\b")
 # Reasoning-heavy capabilities: hard math, code, algorithms.
@@ -54,11 +57,12 @@ _GRADER = re.compile(
 # scripts without spaces, substrings) is present. Python's re tries every
 # alternative at every position, so an ungated scan of 2 KB costs ~100 us.
 _COT_WORDS = frozenset(
-    "step steps step-by-step think thinking explain show reason reasoning chain chain-of-thought walk detail detailed "
+    "step steps step-by-step think thinking thought explain show reason reasoning chain chain-of-thought walk detail detailed "
     "thorough thoroughly exhaustive exhaustively justify full more elaborate elaborating deeper expand another "
     "paso razona étape raisonnement schritt ausführlich шаг подробно пошагово".split()
 )
-_COT_SUBSTRINGS = ("继续", "再", "展开", "步", "详细", "过程", "ステップ", "段階", "詳しく", "順を追")
+_COT_SUBSTRINGS = ("继续", "再", "展开", "步", "详细", "过程", "思路", "ステップ", "段階", "詳しく", "順を追", "단계", "차근",
+                   "자세히", "과정")
 _CAPABILITY_WORDS = frozenset(
     "prove proof theorem lemma integral derivative differential solve eigenvalue eigenvalues eigenvector polynomial "
     "combinatorics combinatorial modulo olympiad competition probability matrix recurrence asymptotic implement "

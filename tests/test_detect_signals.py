@@ -101,6 +101,9 @@ def test_cot_is_read_in_chinese_too(feed: Feed) -> None:
         "Break your reasoning into numbered steps.",
         "Reason it out carefully, then give a final answer.",
         "请给出完整的推导过程。",
+        "Explain your thought process.",
+        "请写出解题思路。",
+        "단계별로 자세히 설명해 주세요.",
     ],
 )
 def test_cot_knows_the_reasoning_trace_asked_for_in_other_words(feed: Feed, closing: str) -> None:
