@@ -34,6 +34,7 @@ _COT = re.compile(
     r"|一步一步|一步步|逐步|分步|详细(?:地|的)?(?:解释|说明|推理|分析|推导|回答|阐述)|思考过程|推理过程|解题过程|推导过程|请详细"
     r"|解题(?:步骤|思路)|推理步骤|思考步骤|写出.{0,4}(?:过程|步骤|思路)"
     r"|paso a paso|razona|étape par étape|raisonnement détaillé|schritt für schritt|ausführlich"
+    r"|passo a passo|passo dopo passo|ragiona|raciocínio|raisonne|schrittweise"
     r"|ステップバイステップ|段階的に|詳しく|順を追って|шаг за шагом|подробно|пошагово"
     r"|단계별로|단계적으로|차근차근|자세히|추론 과정|풀이 과정",
 )
@@ -59,7 +60,8 @@ _GRADER = re.compile(
 _COT_WORDS = frozenset(
     "step steps step-by-step think thinking thought explain show reason reasoning chain chain-of-thought walk detail detailed "
     "thorough thoroughly exhaustive exhaustively justify full more elaborate elaborating deeper expand another "
-    "paso razona étape raisonnement schritt ausführlich шаг подробно пошагово".split()
+    "paso razona étape raisonnement schritt ausführlich шаг подробно пошагово passo ragiona raciocínio raisonne "
+    "schrittweise".split()
 )
 _COT_SUBSTRINGS = ("继续", "再", "展开", "步", "详细", "过程", "思路", "ステップ", "段階", "詳しく", "順を追", "단계", "차근",
                    "자세히", "과정")

@@ -104,6 +104,8 @@ def test_cot_is_read_in_chinese_too(feed: Feed) -> None:
         "Explain your thought process.",
         "请写出解题思路。",
         "단계별로 자세히 설명해 주세요.",
+        "Spiega passo dopo passo.",
+        "Mostre seu raciocínio.",
     ],
 )
 def test_cot_knows_the_reasoning_trace_asked_for_in_other_words(feed: Feed, closing: str) -> None:
