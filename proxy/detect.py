@@ -63,6 +63,7 @@ TOOLS = 256
 SEEDED = 512
 FLAVORED = 1024  # any of: cot, grader, logprob_high
 CLOSED = 2048  # a multiple-choice item with an answer cue
+FOLLOW_UP = 4096  # the request carries an earlier answer: a conversation going on (no counter)
 
 # Decayed counters, in store order. SHORT ones decay with detection.half_life_s,
 # LONG ones with a day. Admission adds the observation's, settlement the rest.
@@ -117,6 +118,7 @@ class Outcome:
     flavored: bool
     risk: float
     served: bool = True  # False: refused by policy; only the risk is recorded
+    follow_up: bool = False  # the answer continues a conversation
 
     def settle_increments(self) -> tuple[list[float], list[float]]:
         short = [0.0] * len(SHORT_COUNTERS)
@@ -125,7 +127,13 @@ class Outcome:
         short[12] = 1.0 if long_out else 0.0
         short[13] = float(self.prompt_tokens)
         short[14] = float(self.completion_tokens)
-        return short, [0.0, float(self.completion_tokens), 1.0 if (long_out and self.flavored) else 0.0]
+        # A harvest question stands alone (a training pair needs no conversation around it);
+        # a curious human's reasoning answers are often the follow-ups of one. A follow-up
+        # still counts half: prepending a made-up exchange must not hide the harvest.
+        harvest = 0.0
+        if long_out and self.flavored:
+            harvest = 0.5 if self.follow_up else 1.0
+        return short, [0.0, float(self.completion_tokens), harvest]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +156,7 @@ class Window:
     gaps: int = 0
     active_hours: int = 1  # hours of the last 24 with traffic
     risk: float = 0.0  # the stored risk, decayed to now
+    age: float = 0.0  # seconds since the account's first remembered request
 
     def c(self, name: str) -> float:
         return self.counters[SHORT_COUNTERS.index(name)]
@@ -227,6 +236,8 @@ def observe(
         flags |= TOOLS
     if features.seed is not None:
         flags |= SEEDED
+    if features.follow_up:
+        flags |= FOLLOW_UP
     # Asking about code or math is everyday use, and so is a client that always sends
     # max_tokens 4096; eliciting reasoning, grades or soft labels is harvest.
     if flags & (COT | GRADER | LOGPROB_HIGH):
@@ -319,7 +330,7 @@ def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
         values["pacing"] = 0.0
     completion24 = w.long_counters[1]
     values["volume"] = _ramp(math.log10(completion24 + 1.0), 5.0, 6.3) * _ramp(long_share, 0.2, 0.6)
-    values["flavored_volume"] = _ramp(w.long_counters[2], 30.0, 60.0)
+    values["flavored_volume"] = _ramp(daily_rate(w.long_counters[2], w.age), 36.0, 50.0)
     # A campaign implicates an account only if its own traffic carries the campaign's flavour:
     # an innocent question that happens to open like the campaign's template does not.
     # - A long system prompt is an artefact someone wrote for a deployment. A sybil account sends
@@ -333,6 +344,19 @@ def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
     values["campaign"] = max(_campaign(campaign.system) * own, 0.5 * phrase * flavor)
     values["infrastructure"] = _campaign(campaign.infra) * flavor
     return values
+
+
+# The day-decayed counters hold a day's events times the exposure: after t seconds of an
+# account's life, (1 - 2^(-t/DAY)) / ln 2 days. A count alone mistakes a heavy human of three
+# days' standing for a harvester of one day; divided by the exposure it reads as a daily rate.
+# A first day counts as a whole one: a rate read off a few hours of one working session would
+# be a burst, not a habit.
+_FIRST_DAY = 0.5  # 1 - 2^(-1): the exposure factor after one day
+
+
+def daily_rate(count: float, age: float) -> float:
+    """A day-decayed count as events per day, given the account's age in seconds."""
+    return count * math.log(2.0) / max(1.0 - math.exp2(-max(age, 0.0) / DAY), _FIRST_DAY)
 
 
 def _campaign(counts: tuple[int, float, float]) -> float:

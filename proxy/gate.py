@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from proxy.config import Config, Limits, Tier
-from proxy.detect import FLAVORED, Assessment, Campaign, Observation, Outcome, assess, observe
+from proxy.detect import FLAVORED, FOLLOW_UP, Assessment, Campaign, Observation, Outcome, assess, observe
 from proxy.limits import Admission, admission_cost
 from proxy.policy import Decision, decide
 from proxy.request import RequestFeatures
@@ -67,5 +67,6 @@ def judge(
 def outcome(p: Plan, decision: Decision, prompt_tokens: int, completion_tokens: int, served: bool) -> Outcome | None:
     if p.observation is None:
         return None
-    flavored = bool(p.observation.flags & FLAVORED)
-    return Outcome(prompt_tokens, completion_tokens, flavored, decision.risk, served)
+    flags = p.observation.flags
+    return Outcome(prompt_tokens, completion_tokens, bool(flags & FLAVORED), decision.risk, served,
+                   bool(flags & FOLLOW_UP))

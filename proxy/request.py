@@ -43,6 +43,7 @@ class RequestFeatures:
     system_text: str = ""
     prompt_text: str = ""
     query_text: str = ""  # the newest user turn: what this request asks
+    follow_up: bool = False  # carries an earlier answer (an assistant or tool turn): a conversation goes on
     prompt_tokens: int = 0
 
 
@@ -126,6 +127,8 @@ def _chat(body: dict[str, Any], f: RequestFeatures) -> None:
         (system if role in ("system", "developer") else prompt).append(text)
         if role == "user":
             f.query_text = text
+        elif role in ("assistant", "tool", "function"):
+            f.follow_up = True
         tokens += MESSAGE_OVERHEAD + estimate_tokens(text)
     f.system_text = "\n".join(system)
     f.prompt_text = "\n".join(prompt)
@@ -190,6 +193,7 @@ def _responses(body: dict[str, Any], f: RequestFeatures) -> None:
     if instructions is not None and not isinstance(instructions, str):
         raise _bad("'instructions' must be a string", "instructions")
     f.system_text = instructions or ""
+    f.follow_up = body.get("previous_response_id") is not None
     if isinstance(value, str):
         f.prompt_text = value
     elif isinstance(value, list):
@@ -201,6 +205,10 @@ def _responses(body: dict[str, Any], f: RequestFeatures) -> None:
                 texts.append(_content_text(item.get("content"), f"input[{i}].content"))
                 if item.get("role", "user") == "user":
                     f.query_text = texts[-1]
+                else:
+                    f.follow_up = f.follow_up or item.get("role") == "assistant"
+            elif item.get("type") in ("function_call_output", "function_call", "reasoning"):
+                f.follow_up = True
         f.prompt_text = "\n".join(texts)
     else:
         raise _bad("'input' must be a string or an array of input items", "input")

@@ -119,6 +119,7 @@ class _Templates:
 class AccountWindow:
     __slots__ = (
         "t", "short", "long", "ring", "templates", "last", "gap_mean", "gap_var", "gaps", "hours", "risk", "risk_t",
+        "since",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -136,6 +137,7 @@ class AccountWindow:
         self.hours = [0.0] * 24  # last time each hour of the day saw traffic
         self.risk = 0.0
         self.risk_t = 0.0
+        self.since = 0.0  # the first request's time
 
     def _age(self, now: float, half_life: float) -> None:
         if self.t:
@@ -145,6 +147,8 @@ class AccountWindow:
 
     def admit(self, obs: Observation, now: float, half_life: float, risk_half_life: float) -> Window:
         self._age(now, half_life)
+        if not self.since:
+            self.since = now
         short = self.short
         short[0] += 1.0
         flags = obs.flags
@@ -209,6 +213,7 @@ class AccountWindow:
             gaps=self.gaps,
             active_hours=active,
             risk=self.risk * math.exp2(-max(now - self.risk_t, 0.0) / risk_half_life) if self.risk else 0.0,
+            age=now - self.since,
         )
 
     def settle(self, outcome: Outcome, now: float, half_life: float) -> None:
@@ -279,6 +284,7 @@ class DetectionState:
     hours: tuple[float, ...]
     risk: float
     risk_t: float
+    since: float  # the first request's time
 
 
 def state_of(window: AccountWindow) -> DetectionState:
@@ -294,6 +300,7 @@ def state_of(window: AccountWindow) -> DetectionState:
         hours=tuple(window.hours),
         risk=window.risk,
         risk_t=window.risk_t,
+        since=window.since,
     )
 
 
@@ -333,4 +340,5 @@ def window_now(state: DetectionState, now: float, half_life: float, risk_half_li
         gaps=state.gaps,
         active_hours=sum(1 for seen in state.hours if seen and now - seen < DAY),
         risk=state.risk * math.exp2(-max(now - state.risk_t, 0.0) / risk_half_life) if state.risk else 0.0,
+        age=now - state.since if state.since else 0.0,
     )

@@ -330,6 +330,52 @@ def test_volume_counts_a_days_completion_tokens_at_length(feed: Feed) -> None:
     assert feed.risk("classifier") < 0.1
 
 
+def test_flavored_volume_is_a_daily_rate_of_self_contained_reasoning_answers(feed: Feed) -> None:
+    # A day of 55 stand-alone reasoning questions answered at length is harvest, even hidden in a
+    # stream of ordinary chat. A heavy human asking 30 a day reads the same on day three as on
+    # day one: the day-decayed count piles up to ~43 but is read as a rate of 30. Asked as the
+    # follow-ups of conversations, they count half, so 55 a day is 27 but 120 a day still tells.
+    def day_of(count: int, day: int) -> Iterable[float]:
+        return (day * 86400.0 + 60 + k * 86000.0 / count + (k * 7919 % 300) for k in range(count))
+
+    ask = "Explain {} in depth. Walk through your reasoning step by step."
+    history = [{"role": "user", "content": "hi, quick question"}, {"role": "assistant", "content": "Sure."}]
+    for k, ts in enumerate(day_of(55, 0)):
+        feed.send("harvester", ts, chat(ask.format(TOPICS[k % 40])), 1300)
+        feed.send("harvester", ts + 30, chat(f"what's a good name for a cat called {k}?"), 80)
+    for day in range(3):
+        for k, ts in enumerate(day_of(30, day)):
+            feed.send("scholar", ts, chat(ask.format(TOPICS[(k + day) % 40])), 1300)
+    for k, ts in enumerate(day_of(55, 0)):
+        follow_up = {"model": "m", "messages": [*history, {"role": "user", "content": ask.format(TOPICS[k % 40])}]}
+        feed.send("conversant", ts, follow_up, 1300)
+    for k, ts in enumerate(day_of(120, 0)):
+        follow_up = {"model": "m", "messages": [*history, {"role": "user", "content": ask.format(TOPICS[k % 40])}]}
+        feed.send("padded-harvester", ts, follow_up, 1300)
+    assert feed.value("harvester", "flavored_volume") > 0.8
+    assert feed.value("scholar", "flavored_volume") == 0.0
+    assert feed.value("conversant", "flavored_volume") == 0.0
+    assert feed.value("padded-harvester", "flavored_volume") > 0.8
+
+
+def test_a_follow_up_is_a_request_that_carries_an_earlier_answer() -> None:
+    from proxy.request import RESPONSES
+
+    assert not features_of(CHAT, chat("Explain black holes.")).follow_up
+    system = {"role": "system", "content": "You are terse."}
+    assert not features_of(CHAT, {"model": "m", "messages": [system, {"role": "user", "content": "hi"}]}).follow_up
+    turns = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "why?"}]
+    assert features_of(CHAT, {"model": "m", "messages": turns}).follow_up
+    tool = [{"role": "user", "content": "weather?"}, {"role": "tool", "tool_call_id": "c1", "content": "sunny"}]
+    assert features_of(CHAT, {"model": "m", "messages": tool}).follow_up
+    assert not features_of(RESPONSES, {"model": "m", "input": "Explain black holes."}).follow_up
+    assert features_of(RESPONSES, {"model": "m", "input": "why?", "previous_response_id": "resp_1"}).follow_up
+    items = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "why?"}]
+    assert features_of(RESPONSES, {"model": "m", "input": items}).follow_up
+    call = [{"role": "user", "content": "weather?"}, {"type": "function_call_output", "call_id": "c1", "output": "sunny"}]
+    assert features_of(RESPONSES, {"model": "m", "input": call}).follow_up
+
+
 def test_infrastructure_overlap_is_supporting_evidence_only(feed: Feed) -> None:
     # Twelve accounts behind one NAT with one SDK, harvesting: infrastructure adds to their risk...
     for k in range(12):

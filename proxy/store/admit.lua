@@ -13,7 +13,8 @@
 --   2 day counter   (tokens used on the UTC day of ARGV[1])
 --   3 month counter (tokens used in the UTC month of ARGV[1])
 --   4 lease zset    (lease id -> expiry)
---   5 detection hash: t, last, gap_mean, gap_var, gaps, risk, risk_t, and the
+--   5 detection hash: t, last, gap_mean, gap_var, gaps, risk, risk_t, since (the first
+--     request's time), and the
 --     vectors short (N counters), long (M counters), hours (24 slots: when each
 --     hour of the day last saw traffic), each its numbers separated by spaces
 --   6 ring list (the last ARGV[16] observations, oldest first)
@@ -49,7 +50,7 @@
 -- counters, ring, same_query, same_skeleton, recurring_templates,
 -- distinct_topics, distinct_langs, biased, distinct_bias, seed_sweep,
 -- gap_mean, gap_var, gaps, active_hours, risk, risk_t (the stored risk and
--- its time: Python decays it);
+-- its time: Python decays it), since;
 -- and with fingerprint keys, one more such string: accounts, requests, flavored per
 -- fingerprint, in KEYS order.
 -- Fractions go back as strings: Redis would truncate a Lua number to an integer.
@@ -223,7 +224,7 @@ local function numbers(packed, n, base)
 end
 
 local stored = redis.call('HMGET', KEYS[5], 't', 'last', 'gap_mean', 'gap_var', 'gaps', 'risk', 'risk_t',
-                          'short', 'long', 'hours')
+                          'short', 'long', 'hours', 'since')
 local t = tonumber(stored[1]) or 0
 local last = tonumber(stored[2]) or 0
 local gap_mean = tonumber(stored[3]) or 0
@@ -234,6 +235,7 @@ local risk_t = stored[7] or '0'
 local short = numbers(stored[8], n_short, 1)
 local long = numbers(stored[9], n_long, 1)
 local hours = numbers(stored[10], 24, 0)
+local since = stored[11] or fmt(now)
 
 -- Decay to now (only forward in time), then count this request.
 if t ~= 0 then
@@ -362,12 +364,12 @@ for h = 0, 23 do
 end
 redis.call('HSET', KEYS[5], 't', fmt(t), 'last', fmt(last), 'gap_mean', fmt(gap_mean), 'gap_var', fmt(gap_var),
            'gaps', int(gaps), 'short', table.concat(short_s, ' '), 'long', table.concat(long_s, ' '),
-           'hours', table.concat(hours_s, ' '))
+           'hours', table.concat(hours_s, ' '), 'since', since)
 redis.call('PEXPIRE', KEYS[5], det_ttl)
 
 local stats = {#ring, same_query, same_skeleton, recurring, n_topics, n_langs,
                biased + ((bias ~= '0') and 1 or 0), n_biases, seed_sweep,
-               fmt(gap_mean), fmt(gap_var), int(gaps), active, risk, risk_t}
+               fmt(gap_mean), fmt(gap_var), int(gaps), active, risk, risk_t, since}
 reply[10] = table.concat(short_s, ' ') .. ' ' .. table.concat(long_s, ' ') .. ' ' .. table.concat(stats, ' ')
 if #KEYS <= 6 then
   return reply

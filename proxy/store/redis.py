@@ -676,7 +676,7 @@ def _window(reply: Sequence[Any], now: float, risk_half_life: float) -> Window:
     counters = tuple(map(float, reply[:n]))
     long_counters = tuple(map(float, reply[n : n + m]))
     (ring, same_query, same_skeleton, skeletons, topics, langs, biased, distinct_bias, seed_sweep,
-     gap_mean, gap_var, gaps, active, risk, risk_t) = reply[n + m :]  # fmt: skip
+     gap_mean, gap_var, gaps, active, risk, risk_t, since) = reply[n + m :]  # fmt: skip
     stored, stored_t = float(risk), float(risk_t)
     return Window(
         counters=counters,
@@ -695,15 +695,16 @@ def _window(reply: Sequence[Any], now: float, risk_half_life: float) -> Window:
         gaps=int(gaps),
         active_hours=int(active),
         risk=stored * math.exp2(-max(now - stored_t, 0.0) / risk_half_life) if stored else 0.0,
+        age=now - float(since),
     )
 
 
-_DET_FIELDS = ("t", "short", "long", "last", "gap_mean", "gap_var", "gaps", "hours", "risk", "risk_t")
+_DET_FIELDS = ("t", "short", "long", "last", "gap_mean", "gap_var", "gaps", "hours", "risk", "risk_t", "since")
 
 
 def _detection_state(fields: Sequence[Any], ring: Sequence[bytes]) -> DetectionState | None:
     """admit.lua's detection hash and ring, read back as the memory store keeps them."""
-    t, short, long, last, gap_mean, gap_var, gaps, hours, risk, risk_t = fields
+    t, short, long, last, gap_mean, gap_var, gaps, hours, risk, risk_t, since = fields
     if t is None:
         return None
 
@@ -723,6 +724,7 @@ def _detection_state(fields: Sequence[Any], ring: Sequence[bytes]) -> DetectionS
         hours=vector(hours, 24),
         risk=float(risk or 0),
         risk_t=float(risk_t or 0),
+        since=float(since or t),
     )
 
 
