@@ -341,7 +341,8 @@ def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
     #   needs the account's usual evidence of flavour.
     own = _ramp((flavored + 0.1) / (n + 1.0), 0.2, 0.6)
     phrase = max(_campaign(campaign.template), _campaign(campaign.suffix))
-    values["campaign"] = max(_campaign(campaign.system) * own, 0.5 * phrase * flavor)
+    habit = _ramp(w.recurring_templates / ring, 0.3, 0.7) if ring >= 2 else 0.0
+    values["campaign"] = max(_campaign(campaign.system) * own, 0.5 * phrase * flavor * habit)
     values["infrastructure"] = _campaign(campaign.infra) * flavor
     return values
 

@@ -49,7 +49,7 @@ _CAPABILITY = re.compile(
 )
 # Grader / reward-model prompts: the signal for harvesting preference labels.
 _GRADER = re.compile(
-    r"\b(?:score|rate|grade|judge|evaluate)\b[^.?!]{0,60}\b(?:answer|response|reply|output|completion|essay|solution)s?\b"
+    r"\b(?:score|rate|grade|judge|evaluate)\b[^.?!\n]{0,60}\b(?:answer|response|reply|output|completion|essay|solution)s?\b"
     r"|which (?:of (?:these|the) (?:two )?)?(?:response|answer|reply|completion)s? is better|on a scale (?:of|from) 1"
     r"|from 1 to (?:5|10)\b|reward model|preferred response"
     r"|(?:给|对).{0,10}(?:回答|答案|回复).{0,6}(?:打分|评分)|哪个(?:回答|回复|答案)更好|评分标准",

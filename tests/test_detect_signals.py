@@ -260,6 +260,49 @@ def test_a_shared_phrase_counts_less_than_a_shared_system_prompt(feed: Feed) -> 
     assert by_phrase == pytest.approx(by_system / 2, abs=0.05)
 
 
+def test_a_shared_phrase_implicates_only_an_account_that_keeps_to_a_template(feed: Feed) -> None:
+    # Strangers share instruction phrases ("... with worked examples for students."): a curious
+    # human who ends one varied question that way is not tied to the campaign that uses it on
+    # every request; an account that fills the template over and over is.
+    template = "Produce a complete, rigorous, step by step explanation of {} with worked examples for students."
+    for k in range(12):
+        for j in range(4):
+            feed.send(f"by-phrase-{k}", k * 100.0 + j, chat(template.format(TOPICS[(k * 4 + j) % 40])), 1500,
+                      ip=f"198.51.100.{k}")
+    questions = (
+        "Why do we dream? Walk me through the theories step by step.",
+        "hey, how does a bill become law in the US?",
+        "What's the difference between a virus and a bacterium? Show your reasoning.",
+        "any good books on the history of Rome?",
+        "is it worth learning Rust in 2026",
+    )
+    for j, question in enumerate(questions):
+        feed.send("curious", 2000.0 + j * 300, chat(question), 600, ip="192.0.2.40")
+    decision, _ = feed.send("curious", 3500.0, chat(template.format("the water cycle")), 900, ip="192.0.2.40")
+    assert feed.value("curious", "campaign") == 0.0
+    assert decision.cause == "none"
+    for j in range(3):
+        feed.send("filler", 2000.0 + j * 300, chat(template.format(TOPICS[(j + 7) % 40])), 1500, ip="192.0.2.41")
+    assert feed.value("filler", "campaign") > 0.2
+
+
+def test_an_eval_harness_with_chain_of_thought_is_not_a_grader(feed: Feed) -> None:
+    # Few-shot multiple choice with "Let's think step by step": an option such as "interest rate
+    # swaps" sits a line above "Answer: A", which is no instruction to rate an answer.
+    shots = (
+        "Which of the following is NOT a topic in finance?\nA. Maxwell's equations\nB. futures contracts\n"
+        "C. the Black-Scholes model\nD. interest rate swaps\nAnswer: A\n\n"
+    )
+    for i, ts in enumerate(human_times(20)):
+        item = f"Which of the following is most closely associated with {TOPICS[i]}?\nA. x\nB. y\nC. z\nD. w\n"
+        prompt = f"The following are multiple choice questions (with answers).\n\n{shots}{item}Answer: Let's think step by step."
+        feed.send("evals", ts, chat(prompt, max_tokens=1024, temperature=0), 250)
+        feed.send("judge-harvest", ts, chat(f"Rate the following answer about {TOPICS[i]} from 1 to 10 and explain."), 400)
+    assert feed.value("evals", "grader") == 0.0
+    assert feed.risk("evals") < 0.3
+    assert feed.value("judge-harvest", "grader") > 0.8
+
+
 def test_shared_team_system_prompt_is_not_a_campaign(feed: Feed) -> None:
     system = "You are Acme Corp's internal assistant. Be concise, cite internal policies when relevant, be polite."
     for k in range(12):
