@@ -457,8 +457,14 @@ class Sluice:
         if request.content_type != "application/json":
             raise RequestError(415, "Content-Type must be application/json", "unsupported_media_type")
         try:
-            if request.content.is_eof():  # the whole body came with the head: nothing to wait for, no timer
-                return await request.read()
+            content = request.content
+            if content.is_eof():
+                # The whole body came with the head: taken from the buffer at once (no timer, none of
+                # read()'s loop of awaits and copies), under the size limit read() enforces.
+                body = content.read_nowait()
+                if len(body) > limit:
+                    raise RequestError(413, f"Request body is larger than {limit} bytes", "request_too_large")
+                return body
             async with asyncio.timeout(self.config.server.body_timeout_s):  # a body trickled in (slowloris)
                 return await request.read()
         except TimeoutError:

@@ -110,7 +110,10 @@ class LeanResponse:
         return media if "/" in media else "application/octet-stream"
 
     async def read(self) -> bytes:
-        return await self.content.read()
+        content = self.content
+        if content.is_eof():  # all of it is here: one call, not read()'s loop of awaits
+            return content.read_nowait()
+        return await content.read()
 
     def release(self) -> None:
         proto, self._proto = self._proto, None

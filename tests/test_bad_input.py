@@ -97,6 +97,21 @@ async def test_body_over_the_limit_is_413_even_when_chunked(run: Running) -> Non
             assert_openai_error(await response.read(), "request_too_large")
 
 
+async def test_body_over_the_limit_is_413_when_it_came_whole_with_the_head(run: Running) -> None:
+    # Chunked, so nothing announced its size, and in one write with the head: the proxy finds it all
+    # buffered and takes it without reading, under the same limit.
+    big = b'{"model": "m", "messages": [{"role": "user", "content": "' + b"x" * 10_000 + b'"}]}'
+    pieces = [big[i : i + 1000] for i in range(0, len(big), 1000)]
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces)
+    reader, writer = await asyncio.open_connection("127.0.0.1", int(run.base_url.rsplit(":", 1)[1]))
+    writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-test-alice\r\n"
+                 b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n")
+    await writer.drain()
+    reply = await asyncio.wait_for(reader.read(65536), timeout=5)
+    writer.close()
+    assert reply.split(b" ", 2)[1] == b"413" and b'"code":"request_too_large"' in reply
+
+
 async def test_header_over_the_limit_is_431_in_openai_shape(run: Running) -> None:
     status, body = await post(run, b"{}", headers={**AUTH, "X-Padding": "p" * 4000})
     assert status == 431

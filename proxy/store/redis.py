@@ -287,7 +287,10 @@ class RedisStore:
             counts: dict[str, tuple[int, float, float]] = {}
         else:
             args.append(self._observation_text(observation, half_lives))
-            reply, counts = await _guard(lambda: self._observe(account, now, keys, args, observation))
+            try:  # _guard's work, without its closure and coroutine: this runs for every request
+                reply, counts = await self._observe(account, now, keys, args, observation)
+            except _UNAVAILABLE as exc:
+                raise _unavailable(exc) from exc
         allowed, too_large, request_tat, token_tat = reply[:4]
         admitted = bool(int(allowed))
         observed = admitted and observation is not None
@@ -331,7 +334,7 @@ class RedisStore:
         if not kinds:
             if self._cluster:
                 await self._ready()
-            return await self._call(_Call(self._admit, admit_keys, args)), {}
+            return await self._call(self._admit, admit_keys, args), {}
         flavored = bool(obs.flags & FLAVORED)
         if not self._cluster:
             # One server: admit.lua counts the fingerprints itself, if it admitted the request (one EVALSHA).
@@ -339,7 +342,7 @@ class RedisStore:
                 admit_keys += self._campaign_keys(kind, fp)
             args.append(self._text(("camp", flavored), lambda: _campaign_constants(flavored)))
             args.append(account)
-            reply = await self._call(_Call(self._admit, admit_keys, args))
+            reply = await self._call(self._admit, admit_keys, args)
             if len(reply) < 11:  # refused: nothing counted
                 return reply, {}
             packed = reply[10].split()
@@ -348,7 +351,7 @@ class RedisStore:
         # The fingerprints are in other slots, likely on other nodes: no script
         # may read the admit's outcome there, so they follow it, if admitted.
         await self._ready()
-        reply = await self._call(_Call(self._admit, admit_keys, args))
+        reply = await self._call(self._admit, admit_keys, args)
         if not int(reply[0]):
             return reply, {}
         common = self._campaign_common(account, now, flavored)
@@ -556,24 +559,25 @@ class RedisStore:
         async def call() -> Any:
             if self._cluster:
                 await self._ready()
-            return await self._call(_Call(script, keys, args))
+            return await self._call(script, keys, args)
 
         return await _guard(call)
 
-    async def _call(self, c: _Call) -> Any:
+    async def _call(self, script: _Script, keys: Sequence[str], args: Sequence[str]) -> Any:
+        """One script call (its parts, not a _Call: one object fewer for every request)."""
         if self._lane is not None:
-            (reply,) = await self._lane.execute([("EVALSHA", c.script.sha, len(c.keys), *c.keys, *c.args)])
+            (reply,) = await self._lane.execute([("EVALSHA", script.sha, len(keys), *keys, *args)])
             if isinstance(reply, NoScriptError):
-                (reply,) = await self._lane.execute([("EVAL", c.script.body, len(c.keys), *c.keys, *c.args)])
+                (reply,) = await self._lane.execute([("EVAL", script.body, len(keys), *keys, *args)])
             if isinstance(reply, BaseException):
                 raise reply
             return reply
         try:
-            return await self._client.evalsha(c.script.sha, len(c.keys), *c.keys, *c.args)
+            return await self._client.evalsha(script.sha, len(keys), *keys, *args)
         except NoScriptError:
             # First call on this node since it started or was flushed: send the
             # body once; Redis caches it and later EVALSHAs find it.
-            return await self._client.eval(c.script.body, len(c.keys), *c.keys, *c.args)
+            return await self._client.eval(script.body, len(keys), *keys, *args)
 
     async def _pipeline(self, calls: Sequence[_Call], *, raise_errors: bool = True) -> list[Any]:
         """Script calls in one pipeline (one round trip per node), NOSCRIPT handled.
@@ -673,14 +677,12 @@ def _observation_constants(half_life: float) -> str:
 def _window(reply: Sequence[Any], now: float, risk_half_life: float) -> Window:
     """The Window from admit.lua's detection reply; the stored risk decayed here, as memory does."""
     n, m = len(SHORT_COUNTERS), len(LONG_COUNTERS)
-    counters = tuple(map(float, reply[:n]))
-    long_counters = tuple(map(float, reply[n : n + m]))
+    values = list(map(float, reply))  # every number in one C loop; the counts are whole numbers, exact as floats
     (ring, same_query, same_skeleton, skeletons, topics, langs, biased, distinct_bias, seed_sweep,
-     gap_mean, gap_var, gaps, active, risk, risk_t, since) = reply[n + m :]  # fmt: skip
-    stored, stored_t = float(risk), float(risk_t)
+     gap_mean, gap_var, gaps, active, stored, stored_t, since) = values[n + m :]  # fmt: skip
     return Window(
-        counters=counters,
-        long_counters=long_counters,
+        counters=tuple(values[:n]),
+        long_counters=tuple(values[n : n + m]),
         ring=int(ring),
         same_query=int(same_query),
         same_skeleton=int(same_skeleton),
@@ -690,12 +692,12 @@ def _window(reply: Sequence[Any], now: float, risk_half_life: float) -> Window:
         biased=int(biased),
         distinct_bias=int(distinct_bias),
         seed_sweep=int(seed_sweep),
-        gap_mean=float(gap_mean),
-        gap_var=float(gap_var),
+        gap_mean=gap_mean,
+        gap_var=gap_var,
         gaps=int(gaps),
         active_hours=int(active),
         risk=stored * math.exp2(-max(now - stored_t, 0.0) / risk_half_life) if stored else 0.0,
-        age=now - float(since),
+        age=now - since,
     )
 
 
@@ -743,4 +745,8 @@ async def _guard(call: Callable[[], Awaitable[T]]) -> T:
     try:
         return await call()
     except _UNAVAILABLE as exc:
-        raise StoreUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
+        raise _unavailable(exc) from exc
+
+
+def _unavailable(exc: BaseException) -> StoreUnavailable:
+    return StoreUnavailable(f"redis: {type(exc).__name__}: {exc}")
