@@ -128,11 +128,10 @@ class Outcome:
         short[13] = float(self.prompt_tokens)
         short[14] = float(self.completion_tokens)
         # A harvest question stands alone (a training pair needs no conversation around it);
-        # a curious human's reasoning answers are often the follow-ups of one. A follow-up
-        # still counts half: prepending a made-up exchange must not hide the harvest.
-        harvest = 0.0
-        if long_out and self.flavored:
-            harvest = 0.5 if self.follow_up else 1.0
+        # a curious human's reasoning answers are often the follow-ups of one. Follow-ups still
+        # count in the account's share of reasoning asked for (``cot``), where a made-up
+        # exchange prepended to every harvest request does not hide it.
+        harvest = 1.0 if long_out and self.flavored and not self.follow_up else 0.0
         return short, [0.0, float(self.completion_tokens), harvest]
 
 

@@ -377,7 +377,8 @@ def test_flavored_volume_is_a_daily_rate_of_self_contained_reasoning_answers(fee
     # A day of 55 stand-alone reasoning questions answered at length is harvest, even hidden in a
     # stream of ordinary chat. A heavy human asking 30 a day reads the same on day three as on
     # day one: the day-decayed count piles up to ~43 but is read as a rate of 30. Asked as the
-    # follow-ups of conversations, they count half, so 55 a day is 27 but 120 a day still tells.
+    # follow-ups of conversations they do not count here; a made-up exchange in front of every
+    # harvest request still shows in the share of reasoning asked for (cot).
     def day_of(count: int, day: int) -> Iterable[float]:
         return (day * 86400.0 + 60 + k * 86000.0 / count + (k * 7919 % 300) for k in range(count))
 
@@ -398,7 +399,8 @@ def test_flavored_volume_is_a_daily_rate_of_self_contained_reasoning_answers(fee
     assert feed.value("harvester", "flavored_volume") > 0.8
     assert feed.value("scholar", "flavored_volume") == 0.0
     assert feed.value("conversant", "flavored_volume") == 0.0
-    assert feed.value("padded-harvester", "flavored_volume") > 0.8
+    assert feed.value("padded-harvester", "flavored_volume") == 0.0
+    assert feed.value("padded-harvester", "cot") > 0.8
 
 
 def test_a_follow_up_is_a_request_that_carries_an_earlier_answer() -> None:
