@@ -26,8 +26,7 @@ and "how much output is taken".
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from proxy.config import Limits, TierDetection
 from proxy.request import RequestFeatures
@@ -79,8 +78,9 @@ FLAG_COUNTERS = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class Observation:
+# The records below are built for every request: NamedTuples, immutable like a frozen dataclass but
+# built in a quarter of the time (a frozen dataclass sets each field through object.__setattr__).
+class Observation(NamedTuple):
     """One request, as the detector and the store see it."""
 
     flags: int
@@ -109,8 +109,7 @@ class Observation:
         return inc
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What the upstream delivered, folded into the window at settlement."""
 
     prompt_tokens: int
@@ -135,8 +134,7 @@ class Outcome:
         return short, [0.0, float(self.completion_tokens), harvest]
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
+class Window(NamedTuple):
     """An account's recent behaviour, decayed to now, this request included."""
 
     counters: tuple[float, ...]  # SHORT_COUNTERS
@@ -161,8 +159,7 @@ class Window:
         return self.counters[SHORT_COUNTERS.index(name)]
 
 
-@dataclass(frozen=True, slots=True)
-class Campaign:
+class Campaign(NamedTuple):
     """Cross-account counters for the request's fingerprints: (accounts, requests, flavored)."""
 
     system: tuple[int, float, float] = (0, 0.0, 0.0)
@@ -171,15 +168,13 @@ class Campaign:
     infra: tuple[int, float, float] = (0, 0.0, 0.0)
 
 
-@dataclass(frozen=True, slots=True)
-class Signal:
+class Signal(NamedTuple):
     name: str
     value: float  # strength in [0, 1]
     contribution: float  # weight * value
 
 
-@dataclass(frozen=True, slots=True)
-class Assessment:
+class Assessment(NamedTuple):
     risk: float  # this request's evidence combined with the account's decayed risk
     signals: tuple[Signal, ...]  # strongest first, zero ones left out
 

@@ -7,7 +7,7 @@ process, and both get the same decision for the same traffic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from proxy.config import Config, Limits, Tier
 from proxy.detect import FLAVORED, FOLLOW_UP, Assessment, Campaign, Observation, Outcome, assess, observe
@@ -19,8 +19,8 @@ from proxy.request import RequestFeatures
 NO_CAMPAIGN = Campaign()
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+# A NamedTuple, like the detector's records: immutable and cheap to build, one per request.
+class Plan(NamedTuple):
     tier: Tier
     limits: Limits
     cost: int

@@ -17,8 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from proxy.config import Limits, TokenWeights
 
@@ -39,8 +38,8 @@ QUOTAS = frozenset({TOKENS_PER_DAY, TOKENS_PER_MONTH})
 CONCURRENCY_RETRY = 1.0
 
 
-@dataclass(frozen=True, slots=True)
-class Calendar:
+# Per-request records: NamedTuples, immutable and cheap to build (see proxy/detect.py).
+class Calendar(NamedTuple):
     """UTC day and month of an instant, and seconds until each ends."""
 
     day: str
@@ -62,8 +61,7 @@ def _utc_day(day_number: int) -> tuple[str, str, float, float]:
     return start.strftime("%Y%m%d"), start.strftime("%Y%m"), (day_number + 1) * 86400.0, next_month.timestamp()
 
 
-@dataclass(frozen=True, slots=True)
-class Admission:
+class Admission(NamedTuple):
     """The store's answer to one request: admitted or not, and the budget left."""
 
     allowed: bool

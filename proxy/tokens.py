@@ -14,15 +14,21 @@ import re
 
 # Words, digit runs (tokenizers split numbers into groups of <= 3), single symbols.
 _PIECE = re.compile(r"[^\W\d_]+|\d{1,3}|[^\w\s]", re.UNICODE)
-# The same pieces for ASCII text (most prompts), counted without a regex: byte tables
-# turn every non-letter (non-digit) into a space, split() then yields the letter
-# (digit) runs, and deleting letters, digits, '_' and whitespace leaves the symbols.
-# Twice as fast as findall on 2 KB; tests/test_tokens.py checks both count alike.
+# The same pieces for ASCII text (most prompts), counted without a regex: one byte table
+# marks every letter "a" and everything else a space, so that after a leading space each
+# word starts at a " a", counted in C (split() made an object per word, and the long-word
+# sum looped over them); another turns every non-digit into a space, and split() yields
+# the digit runs; deleting letters, digits, '_' and whitespace leaves the symbols.
+# tests/test_tokens.py checks that they count as the regex does.
 # \x1c-\x1f are whitespace to Unicode's \s, so they are no symbols either.
 _LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
 _DIGITS = b"0123456789"
-_TO_LETTER_RUNS = bytes(c if c in _LETTERS else 32 for c in range(256))
+_TO_LETTER_MARKS = bytes(97 if c in _LETTERS else 32 for c in range(256))
 _TO_DIGIT_RUNS = bytes(c if c in _DIGITS else 32 for c in range(256))
+# A word of more than 10 letters is one token more per 8 letters past 3: from 11 letters on one
+# more, from 19 two, ... These thresholds are counted in C; a longer word (a hash, base64) is
+# rare, and read one by one.
+_LONG_WORD = range(11, 43, 8)
 _NOT_SYMBOLS = _LETTERS + _DIGITS + b"_ \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 # CJK ideographs, kana, hangul: about one token each in modern BPE vocabularies.
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
@@ -52,14 +58,24 @@ def _estimate(text: str) -> int:
     # Line breaks and indentation runs are tokens of their own about every other line.
     breaks = text.count("\n") // 2
     if text.isascii():
-        raw = text.encode()
-        words = raw.translate(_TO_LETTER_RUNS).split()
+        raw = (" " + text).encode()  # a space first: every word then starts at a " a"
+        letters = raw.translate(_TO_LETTER_MARKS)
         digit_groups = sum((len(run) + 2) // 3 for run in raw.translate(_TO_DIGIT_RUNS).split())
         symbols = len(raw.translate(None, _NOT_SYMBOLS))
-        # Long words split into several tokens: one extra per 8 characters past 3.
-        long_extra = sum((size - 3) // 8 for size in map(len, words) if size > 10)
-        return len(words) + digit_groups + symbols + long_extra + breaks
+        return letters.count(b" a") + digit_groups + symbols + _long_word_extra(letters) + breaks
     cjk = len(_CJK.findall(text))
     rest = _CJK.sub(" ", text) if cjk else text
     # Modern vocabularies merge frequent CJK pairs: ~0.85 tokens per character.
     return cjk * 17 // 20 + len(_PIECE.findall(rest)) + breaks
+
+
+def _long_word_extra(letters: bytes) -> int:
+    """Long words split into several tokens: one extra per 8 letters past 3 (``letters`` marked as above)."""
+    extra = 0
+    for length in _LONG_WORD:
+        reached = letters.count(b" " + b"a" * length)  # the words of at least ``length`` letters
+        if not reached:
+            return extra
+        extra += reached
+    longer = _LONG_WORD[-1] + _LONG_WORD.step
+    return extra + sum((len(word) - 3) // 8 - len(_LONG_WORD) for word in letters.split() if len(word) >= longer)

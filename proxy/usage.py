@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from proxy.config import TokenWeights
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
+# A NamedTuple: immutable and cheap to build (one or more per request; see proxy/detect.py).
+class Usage(NamedTuple):
     prompt: int = 0
     cached_prompt: int = 0
     completion: int = 0  # includes reasoning, as in OpenAI's usage

@@ -16,7 +16,7 @@ import hashlib
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pytest
@@ -180,7 +180,7 @@ async def test_refund_never_banks_credit_past_a_full_bucket(store: Store) -> Non
     limits = Limits(tokens_per_minute=1000, tokens_per_day=10_000)
     a = await admit(store, limits, 100, NOON)
     # A refund larger than anything counted: the bucket is full, the day counter 0, never negative.
-    await store.settle(ACCOUNT, limits, replace(a, reserved=5000), 0, NOON)
+    await store.settle(ACCOUNT, limits, a._replace(reserved=5000), 0, NOON)
     usage = await store.usage(ACCOUNT, limits, NOON)
     assert usage["tokens_remaining"] == 1000 and usage["tokens_today"] == 0
     for _ in range(10):
@@ -427,12 +427,12 @@ def observation(rng: random.Random, shared: dict[str, int]) -> Observation:
 
 def assert_same_admission(got: Admission, want: Admission) -> None:
     """Budgets equal; window and campaign equal field by field, floats to 1e-9."""
-    assert replace(got, window=None, campaign=None) == replace(want, window=None, campaign=None)
+    assert got._replace(window=None, campaign=None) == want._replace(window=None, campaign=None)
     assert (got.window is None) == (want.window is None)
     assert (got.campaign is None) == (want.campaign is None)
     if want.window is not None:
         assert got.window is not None
-        for name in Window.__dataclass_fields__:
+        for name in Window._fields:
             g, w = getattr(got.window, name), getattr(want.window, name)
             if isinstance(w, float | tuple):  # Lua's pow and log differ from Python's in the last bit
                 assert g == pytest.approx(w, rel=1e-9, abs=1e-12), name
@@ -560,7 +560,7 @@ async def test_stored_detection_state_explains_what_admission_saw(store: Store) 
 
 
 def assert_same_window(got: Window, want: Window) -> None:
-    for name in Window.__dataclass_fields__:
+    for name in Window._fields:
         g, w = getattr(got, name), getattr(want, name)
         if isinstance(w, tuple):
             assert g == pytest.approx(w, rel=1e-9, abs=1e-12), name
@@ -656,7 +656,7 @@ async def test_detection_keys_have_ttls_and_the_ring_is_bounded(redis_backend: B
     # Refused (concurrency), with fingerprints never seen: must create nothing.
     held = [await store.admit(ACCOUNT, limits, 10, NOON + 100, lease(), fingerprinted()) for _ in range(2)]
     assert all(a.allowed for a in held)
-    novel = replace(fingerprinted(), system=5, template=6, suffix=8, infra=7)
+    novel = fingerprinted()._replace(system=5, template=6, suffix=8, infra=7)
     assert not (await store.admit(ACCOUNT, limits, 10, NOON + 100, lease(), novel)).allowed
     prefix = redis_backend.prefix
     suffixes = ("gcra", "d:20250314", "m:202503", "lease", "det", "ring")
@@ -741,7 +741,7 @@ async def test_an_observed_admission_is_one_round_trip(
     assert calls == {"evalsha": 1, "eval": 0} and trips == 1  # refused: no fingerprint counted anywhere
     _, trips, calls = await count(store.settle(ACCOUNT, limits, admitted, 1, NOON, Outcome(5, 5, True, 0.2)))
     assert calls == {"evalsha": 1, "eval": 0} and trips == 1
-    anonymous = replace(fingerprinted(), system=0, template=0, suffix=0, infra=0)
+    anonymous = fingerprinted()._replace(system=0, template=0, suffix=0, infra=0)
     bare, trips, calls = await count(store.admit(ACCOUNT, limits, 1, NOON, lease(), anonymous))
     assert bare.allowed and bare.window is not None and calls == {"evalsha": 1, "eval": 0} and trips == 1
 

@@ -33,6 +33,19 @@ def test_ascii_count_matches_its_regex_definition(text: str) -> None:
     assert estimate_tokens(text) == by_regex(text)
 
 
+# Words of every length around the long-word thresholds (11, 19, 27, 35 letters) and past the longest
+# counted one (43), between separators of every kind.
+_WORDS = st.text(alphabet="abcXYZ", min_size=0, max_size=70)
+_SEPARATORS = st.sampled_from([" ", "  ", "\n", ",", "_", "7", "123", "-", "\t", "\x1c"])
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.lists(st.tuples(_WORDS, _SEPARATORS), max_size=12))
+def test_long_words_count_as_their_regex_definition(pieces: list[tuple[str, str]]) -> None:
+    text = "".join(word + separator for word, separator in pieces)
+    assert estimate_tokens(text) == by_regex(text)
+
+
 def test_long_text_is_sampled_not_read_whole() -> None:
     paragraph = "The river carries silt to the delta, where it settles into new land. " * 30
     short, long = estimate_tokens(paragraph), estimate_tokens(paragraph * 50)

@@ -20,8 +20,8 @@ import asyncio
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from proxy.config import FailurePolicy, Limits
 from proxy.detect import HALF_LIVES, Observation, Outcome
@@ -117,8 +117,8 @@ class CircuitBreaker:
         self.probing = False
 
 
-@dataclass(frozen=True, slots=True)
-class Settlement:
+# A NamedTuple, like the records it carries: immutable and cheap to build, one per request.
+class Settlement(NamedTuple):
     """One settlement, as queued for the store (and for replay after an outage)."""
 
     account: str
@@ -261,7 +261,7 @@ class FailSafeStore:
         local = self.fallback.admit_now(
             account, share_of(limits, self.replicas), cost, now, lease, observation, half_lives
         )
-        return replace(local, degraded=True)
+        return local._replace(degraded=True)
 
     async def settle(
         self,
