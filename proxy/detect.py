@@ -332,7 +332,9 @@ def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
     #   harvest, its first request or two of that flavour tie it to the campaign (a light prior).
     # - Eight words at either end of a prompt are often just language many people use ("walk
     #   through your reasoning before giving the final answer"): a shared phrase counts half, and
-    #   needs the account's usual evidence of flavour.
+    #   needs the account's usual evidence of flavour and its own habit of a template (its
+    #   remembered requests share template ends): a human who uses the phrase in varied
+    #   questions is no member.
     own = _ramp((flavored + 0.1) / (n + 1.0), 0.2, 0.6)
     phrase = max(_campaign(campaign.template), _campaign(campaign.suffix))
     habit = _ramp(w.recurring_templates / ring, 0.3, 0.7) if ring >= 2 else 0.0

@@ -137,7 +137,7 @@ class AccountWindow:
         self.hours = [0.0] * 24  # last time each hour of the day saw traffic
         self.risk = 0.0
         self.risk_t = 0.0
-        self.since = 0.0  # the first request's time
+        self.since: float | None = None  # the first request's time (a virtual clock may start at 0)
 
     def _age(self, now: float, half_life: float) -> None:
         if self.t:
@@ -147,7 +147,7 @@ class AccountWindow:
 
     def admit(self, obs: Observation, now: float, half_life: float, risk_half_life: float) -> Window:
         self._age(now, half_life)
-        if not self.since:
+        if self.since is None:
             self.since = now
         short = self.short
         short[0] += 1.0
@@ -300,7 +300,7 @@ def state_of(window: AccountWindow) -> DetectionState:
         hours=tuple(window.hours),
         risk=window.risk,
         risk_t=window.risk_t,
-        since=window.since,
+        since=window.t if window.since is None else window.since,
     )
 
 
@@ -340,5 +340,5 @@ def window_now(state: DetectionState, now: float, half_life: float, risk_half_li
         gaps=state.gaps,
         active_hours=sum(1 for seen in state.hours if seen and now - seen < DAY),
         risk=state.risk * math.exp2(-max(now - state.risk_t, 0.0) / risk_half_life) if state.risk else 0.0,
-        age=now - state.since if state.since else 0.0,
+        age=now - state.since,
     )

@@ -513,6 +513,22 @@ def fingerprinted(n: int = 0, flags: int = FLAVORED) -> Observation:
                        **{kind: fp for kind, fp in FINGERPRINTS})
 
 
+async def test_the_accounts_age_counts_from_its_first_request_even_at_time_zero(store: Store) -> None:
+    # flavored_volume reads a daily rate over the account's age; a replay's virtual clock may start at 0.
+    limits = Limits(requests_per_minute=1000)
+    rng = random.Random(11)
+    ages = []
+    for i, now in enumerate((0.0, 30.0, 3600.0, 90000.0)):
+        got = await store.admit(ACCOUNT, limits, 1, now, f"a{i}", observation(rng, {"system": 5, "template": 6, "infra": 7}),
+                                 HALF_LIVES)
+        assert got.window is not None
+        ages.append(got.window.age)
+    assert ages == [0.0, 30.0, 3600.0, 90000.0]
+    state = await store.detection(ACCOUNT)
+    assert state is not None and state.since == 0.0
+    assert window_now(state, 100000.0, *HALF_LIVES).age == 100000.0
+
+
 async def test_campaign_remembers_a_bounded_number_of_accounts(store: Store) -> None:
     reference = MemoryStore(lease_ttl=LEASE_TTL)
     limits = Limits()
