@@ -845,7 +845,9 @@ async def test_admit_after_script_flush(redis_backend: Backend) -> None:
     limits = Limits(requests_per_minute=2)
     assert (await admit(redis_backend.store, limits, 1, NOON)).allowed
     await client.script_flush()
-    sha = _Script.load("admit.lua", packed=True).sha  # what the store sends: wire.lua, then admit.lua
+    store = redis_backend.store
+    assert isinstance(store, RedisStore)
+    sha = store._admit.sha  # what the store sends: its prologues, then admit.lua
     assert not any(await _script_exists(client, sha))
     assert (await admit(redis_backend.store, limits, 1, NOON)).allowed  # NOSCRIPT, then EVAL
     assert any(await _script_exists(client, sha))  # EVAL cached it: later calls are one EVALSHA

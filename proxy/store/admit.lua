@@ -4,9 +4,9 @@
 --
 -- An admitted request that comes with an observation is also folded into the
 -- account's detection state, exactly as proxy/windows.py AccountWindow.admit,
--- and, on a standalone server, into its campaign fingerprints' counts, exactly
--- as FingerprintWindow.add (campaign.lua's arithmetic; on a cluster the
--- fingerprints live in other slots and campaign.lua runs after this, there).
+-- and, on a standalone server, into its campaign fingerprints' counts
+-- (fingerprint.lua, prepended; on a cluster the fingerprints live in other
+-- slots and campaign.lua, with the same prologue, runs after this, there).
 --
 -- KEYS (one hash tag, so one cluster slot):
 --   1 gcra hash  (fields req, tok: the request and token TATs)
@@ -375,35 +375,15 @@ if #KEYS <= 6 then
   return reply
 end
 
--- ---- campaign fingerprints (standalone only): FingerprintWindow.add, each ---------------
+-- ---- campaign fingerprints (standalone only): fingerprint.lua's count_fingerprint, each ----
 
 local flavored_inc, campaign_half_life, cap, campaign_ttl = string.match(CAMPAIGN, '^(%S+) (%S+) (%S+) (%S+)$')
 campaign_half_life, cap = tonumber(campaign_half_life), tonumber(cap)
 campaign_ttl = int(math.ceil(tonumber(campaign_ttl) * 1000))
 local counts = {}
 for k = 7, #KEYS - 1, 2 do
-  local fp = redis.call('HMGET', KEYS[k], 't', 'requests', 'flavored')
-  local ft = tonumber(fp[1]) or 0
-  local requests = tonumber(fp[2]) or 0
-  local flavored = tonumber(fp[3]) or 0
-  if ft ~= 0 and now > ft then
-    local factor = 2 ^ (-(now - ft) / campaign_half_life)
-    requests = requests * factor
-    flavored = flavored * factor
-  end
-  ft = math.max(ft, now)
-  requests = requests + 1.0
-  if flavored_inc == '1' then
-    flavored = flavored + 1.0
-  end
-  redis.call('HSET', KEYS[k], 't', fmt(ft), 'requests', fmt(requests), 'flavored', fmt(flavored))
-  redis.call('PEXPIRE', KEYS[k], campaign_ttl)
-  -- Bounded: past the cap new accounts are not remembered (an old one re-adding is a no-op anyway).
-  local accounts = redis.call('SCARD', KEYS[k + 1])
-  if accounts < cap then
-    accounts = accounts + redis.call('SADD', KEYS[k + 1], ACCOUNT_ID)
-  end
-  redis.call('PEXPIRE', KEYS[k + 1], campaign_ttl)
+  local accounts, requests, flavored = count_fingerprint(KEYS[k], KEYS[k + 1], ACCOUNT_ID, now, flavored_inc,
+                                                         campaign_half_life, cap, campaign_ttl)
   counts[#counts + 1] = int(accounts) .. ' ' .. fmt(requests) .. ' ' .. fmt(flavored)
 end
 reply[11] = table.concat(counts, ' ')

@@ -133,12 +133,11 @@ class _Script:
     sha: str
 
     @classmethod
-    def load(cls, name: str, *, packed: bool = False) -> _Script:
-        """``packed``: the script takes its arguments packed; wire.lua, prepended, unpacks them."""
+    def load(cls, name: str, *prologues: str) -> _Script:
+        """``prologues``: scripts prepended, in order: wire.lua (packed arguments), fingerprint.lua
+        (the campaign count that admit.lua and campaign.lua share)."""
         files = resources.files("proxy.store")
-        body = files.joinpath(name).read_bytes()
-        if packed:
-            body = files.joinpath("wire.lua").read_bytes() + b"\n" + body
+        body = b"\n".join(files.joinpath(part).read_bytes() for part in (*prologues, name))
         return cls(body=body, sha=hashlib.sha1(body).hexdigest())  # noqa: S324 - Redis names scripts by sha1
 
 
@@ -191,9 +190,9 @@ class RedisStore:
         self._client = client
         self._lease_ttl = float(lease_ttl)
         self._prefix = prefix
-        self._admit = _Script.load("admit.lua", packed=True)
-        self._settle = _Script.load("settle.lua", packed=True)
-        self._campaign = _Script.load("campaign.lua")
+        self._admit = _Script.load("admit.lua", "wire.lua", "fingerprint.lua")
+        self._settle = _Script.load("settle.lua", "wire.lua")
+        self._campaign = _Script.load("campaign.lua", "fingerprint.lua")
         self._campaigns_failing = False  # logged once per run of failures
         # Formatted once, not per request: key names per (account, day, month), the admit
         # script's constant arguments, the increments' text.
