@@ -17,8 +17,21 @@ from collections.abc import Sequence
 HEAD = 3000  # characters read from the start of a prompt
 TAIL = 1000  # and from its end
 
+def _family(words: str, symbols: str, scripts: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """A marker family's regexes: (any text, ASCII text). ``words``: alternatives that begin a
+    word; ``symbols``: ones that begin with a symbol; ``scripts``: ones in scripts without spaces
+    between words (non-ASCII, never in ASCII text).
+
+    Python's re tries every alternative at every position. On ASCII text the word alternatives
+    are anchored at a word start, where the anchor fails at once mid-word: a third of the time.
+    Other text keeps the unanchored form, since a word there may follow a CJK character.
+    """
+    alternatives = "|".join(part for part in (words, symbols, scripts) if part)
+    return re.compile(alternatives), re.compile(rf"\b(?:{words})" + (f"|{symbols}" if symbols else ""))
+
+
 # Chain-of-thought / exhaustive-answer elicitation, in the languages of the traffic.
-_COT = re.compile(
+_COT_REGEXES = _family(
     r"step[\s-]*by[\s-]*step|think(?:ing)? (?:carefully|through|it through|hard|aloud|out loud)|let'?s think"
     r"|explain (?:your|the|each|every) (?:reasoning|thinking|logic|step)|show (?:your|all|every) (?:work|steps|reasoning)"
     r"|reason(?:ing)? (?:through|carefully|step)|chain[\s-]of[\s-]thought|walk me through|in (?:great |full )?detail"
@@ -30,29 +43,33 @@ _COT = re.compile(
     r"|(?:your|the|full|whole) thought process|think (?:about )?(?:it|this|that) (?:through|carefully)"
     # follow-ups that keep an answer going: the multi-turn form of the same elicitation
     r"|more detail|elaborat|go deeper|expand on|another example"
-    r"|继续|再详细|再举一个|展开(?:讲|说)"
-    r"|一步一步|一步步|逐步|分步|详细(?:地|的)?(?:解释|说明|推理|分析|推导|回答|阐述)|思考过程|推理过程|解题过程|推导过程|请详细"
-    r"|解题(?:步骤|思路)|推理步骤|思考步骤|写出.{0,4}(?:过程|步骤|思路)"
     r"|paso a paso|razona|étape par étape|raisonnement détaillé|schritt für schritt|ausführlich"
     r"|passo a passo|passo dopo passo|ragiona|raciocínio|raisonne|schrittweise"
-    r"|ステップバイステップ|段階的に|詳しく|順を追って|шаг за шагом|подробно|пошагово"
+    r"|шаг за шагом|подробно|пошагово",
+    "",
+    r"继续|再详细|再举一个|展开(?:讲|说)"
+    r"|一步一步|一步步|逐步|分步|详细(?:地|的)?(?:解释|说明|推理|分析|推导|回答|阐述)|思考过程|推理过程|解题过程|推导过程|请详细"
+    r"|解题(?:步骤|思路)|推理步骤|思考步骤|写出.{0,4}(?:过程|步骤|思路)"
+    r"|ステップバイステップ|段階的に|詳しく|順を追って"
     r"|단계별로|단계적으로|차근차근|자세히|추론 과정|풀이 과정",
 )
 _FOLLOW_UP = re.compile(r"\W*(?:go on|continue|keep going|and then|what else)\b")
 # Reasoning-heavy capabilities: hard math, code, algorithms.
-_CAPABILITY = re.compile(
+_CAPABILITY_REGEXES = _family(
     r"\b(?:prove|proof|theorem|lemma|integral|derivative|differential equation|solve for|eigen\w*|polynomial"
     r"|combinatori\w*|modulo|olympiad|competition problem|probability that|matrix|recurrence|asymptotic"
     r"|implement(?:ation)?|algorithm|time complexity|data structure|function that|write (?:a |the )?(?:python|c\+\+|rust|java|go|sql|code|program|script))\b"
-    r"|```|\\frac|\\sum|\\int|\\begin\{|def \w+\(|#include|public static"
-    r"|证明|求解|方程|积分|导数|概率|矩阵|算法|复杂度|编写.{0,12}(?:代码|程序|函数)|实现.{0,12}(?:算法|函数)",
+    r"|def \w+\(|public static",
+    r"```|\\frac|\\sum|\\int|\\begin\{|#include",
+    r"证明|求解|方程|积分|导数|概率|矩阵|算法|复杂度|编写.{0,12}(?:代码|程序|函数)|实现.{0,12}(?:算法|函数)",
 )
 # Grader / reward-model prompts: the signal for harvesting preference labels.
-_GRADER = re.compile(
+_GRADER_REGEXES = _family(
     r"\b(?:score|rate|grade|judge|evaluate)\b[^.?!\n]{0,60}\b(?:answer|response|reply|output|completion|essay|solution)s?\b"
     r"|which (?:of (?:these|the) (?:two )?)?(?:response|answer|reply|completion)s? is better|on a scale (?:of|from) 1"
-    r"|from 1 to (?:5|10)\b|reward model|preferred response"
-    r"|(?:给|对).{0,10}(?:回答|答案|回复).{0,6}(?:打分|评分)|哪个(?:回答|回复|答案)更好|评分标准",
+    r"|from 1 to (?:5|10)\b|reward model|preferred response",
+    "",
+    r"(?:给|对).{0,10}(?:回答|答案|回复).{0,6}(?:打分|评分)|哪个(?:回答|回复|答案)更好|评分标准",
 )
 # Cheap gates: a family's regex runs only when one of its trigger words (or, for
 # scripts without spaces, substrings) is present. Python's re tries every
@@ -74,7 +91,7 @@ _CAPABILITY_SUBSTRINGS = ("```", "\\", "证明", "求解", "方程", "积分", "
 _GRADER_WORDS = frozenset("score scores rate rating grade judge evaluate better scale 10 reward preferred".split())
 _GRADER_SUBSTRINGS = ("打分", "评分", "更好")
 TRIGGER_WORDS = _COT_WORDS | _CAPABILITY_WORDS | _GRADER_WORDS
-# Alternatives of _CAPABILITY that are one whole word: present as a word (delimited by spaces or
+# Alternatives of _CAPABILITY_REGEXES that are one whole word: present as a word (delimited by spaces or
 # punctuation, so at word boundaries), the regex matches, and its pass over the text can be skipped.
 _CAPABILITY_SURE = frozenset(
     "prove proof theorem lemma integral derivative polynomial modulo olympiad matrix recurrence asymptotic "
@@ -245,11 +262,12 @@ def closed_answer(text: str) -> bool:
     return _ANSWER_CUE.search(cue) is not None and len(_OPTIONS.findall(text[-1500:])) >= 3
 
 
-def _gated(regex: re.Pattern[str], lower: str, vocab: frozenset[str] | set[str], trigger_words: frozenset[str],
-           trigger_substrings: tuple[str, ...]) -> bool:
+def _gated(regexes: tuple[re.Pattern[str], re.Pattern[str]], lower: str, vocab: frozenset[str] | set[str],
+           trigger_words: frozenset[str], trigger_substrings: tuple[str, ...]) -> bool:
+    """Whether the family (its regexes for any text and for ASCII text) marks ``lower``."""
     if trigger_words.isdisjoint(vocab) and not any(s in lower for s in trigger_substrings):
         return False
-    return regex.search(lower) is not None
+    return regexes[lower.isascii()].search(lower) is not None  # isascii is a flag lookup, O(1)
 
 
 def _ascii(substrings: tuple[str, ...]) -> tuple[str, ...]:
@@ -270,7 +288,7 @@ def has_cot(lower: str, vocab: frozenset[str] | set[str] | None = None, ascii_te
     vocab = set(tokens(lower)) if vocab is None else vocab
     if _FOLLOW_UP.match(lower):
         return True
-    return _gated(_COT, lower, vocab, _COT_WORDS, _COT_SUBSTRINGS_ASCII if ascii_text else _COT_SUBSTRINGS)
+    return _gated(_COT_REGEXES, lower, vocab, _COT_WORDS, _COT_SUBSTRINGS_ASCII if ascii_text else _COT_SUBSTRINGS)
 
 
 def has_capability(lower: str, vocab: frozenset[str] | set[str] | None = None, ascii_text: bool = False) -> bool:
@@ -278,9 +296,9 @@ def has_capability(lower: str, vocab: frozenset[str] | set[str] | None = None, a
     if not _CAPABILITY_SURE.isdisjoint(vocab):
         return True
     substrings = _CAPABILITY_SUBSTRINGS_ASCII if ascii_text else _CAPABILITY_SUBSTRINGS
-    return _gated(_CAPABILITY, lower, vocab, _CAPABILITY_WORDS, substrings)
+    return _gated(_CAPABILITY_REGEXES, lower, vocab, _CAPABILITY_WORDS, substrings)
 
 
 def has_grader(lower: str, vocab: frozenset[str] | set[str] | None = None, ascii_text: bool = False) -> bool:
     vocab = set(tokens(lower)) if vocab is None else vocab
-    return _gated(_GRADER, lower, vocab, _GRADER_WORDS, _GRADER_SUBSTRINGS_ASCII if ascii_text else _GRADER_SUBSTRINGS)
+    return _gated(_GRADER_REGEXES, lower, vocab, _GRADER_WORDS, _GRADER_SUBSTRINGS_ASCII if ascii_text else _GRADER_SUBSTRINGS)

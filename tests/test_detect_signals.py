@@ -564,6 +564,28 @@ def test_the_ascii_skeleton_fast_path_hashes_as_the_general_path() -> None:
         assert skeleton_hash(word_list, head, tail, ascii_text=True) == skeleton_hash(word_list, head, tail)
 
 
+def test_markers_in_ascii_text_are_read_at_word_starts_and_agree_with_the_full_regex() -> None:
+    """ASCII text takes the word-anchored regexes (a third of the cost): a marker that starts a
+    word reads as before, one inside a longer word no longer does; text in other scripts keeps
+    the unanchored form."""
+    import random
+
+    from proxy import text
+
+    assert text.has_cot("please think step by step.")
+    assert not text.has_cot("is this list nonexhaustive?")  # "exhaustive" inside a word
+    assert text.has_cot("explique étape par étape") and text.has_cot("请一步一步解释")
+    assert text.has_capability("```python\nprint(1)\n```") and text.has_capability("def f(x): return x")
+    rng = random.Random(11)
+    pool = ["step by step", "thorough", "explain your reasoning", "more detail", "```", "\\frac{1}{2}", "prove",
+            "def run(", "score this answer", "on a scale of 1", "the", "cat", "3", "x"]
+    families = (text._COT_REGEXES, text._CAPABILITY_REGEXES, text._GRADER_REGEXES)
+    for _ in range(3000):
+        lower = "".join(rng.choice(pool) + rng.choice([" ", ". ", "\n", ", "]) for _ in range(rng.randint(1, 10)))
+        for full, ascii_only in families:
+            assert (full.search(lower) is None) == (ascii_only.search(lower) is None), lower
+
+
 def test_the_capability_word_shortcut_agrees_with_the_regex() -> None:
     """A whole-word alternative skips the regex pass: it must never change the answer."""
     import random
@@ -576,7 +598,7 @@ def test_the_capability_word_shortcut_agrees_with_the_regex() -> None:
         prompt = "".join(rng.choice(pool) + rng.choice([" ", "", ".", "-", "_", "\n"]) for _ in range(rng.randint(1, 12)))
         lower = prompt.lower()
         vocab = set(text.tokens(lower))
-        gated_regex = text._gated(text._CAPABILITY, lower, vocab, text._CAPABILITY_WORDS, text._CAPABILITY_SUBSTRINGS)
+        gated_regex = text._gated(text._CAPABILITY_REGEXES, lower, vocab, text._CAPABILITY_WORDS, text._CAPABILITY_SUBSTRINGS)
         assert text.has_capability(lower, vocab) == gated_regex, prompt
 
 
