@@ -40,7 +40,8 @@ from proxy.text import (
     has_grader,
     language,
     short_hash,
-    skeleton_hash,
+    skeleton_of,
+    template_ends,
     tokens,
     topic_hash,
 )
@@ -241,22 +242,22 @@ def observe(
     if ip:
         block = ip.rsplit(".", 1)[0] if "." in ip else ip.rsplit(":", 2)[0]
         infra = short_hash(f"{block}|{user_agent}") or 1
+    # Code next to either end is no template: snippets open and close alike ("```", "return out").
+    opening, closing = template_ends(word_list, not lower.lstrip().startswith("```"),
+                                     not lower.rstrip().endswith("```"), ascii_text)
     return Observation(
         flags=flags,
         query=short_hash(lower),
-        # Code next to either end is no template: snippets open and close alike ("```", "return out").
-        skeleton=skeleton_hash(word_list, not lower.lstrip().startswith("```"), not lower.rstrip().endswith("```"),
-                               ascii_text),
+        skeleton=skeleton_of(opening, closing),
         topic=topic_hash(word_list),
         lang=LANGUAGE_ID[language(lower, word_list)],
         bias=bias,
         seed=(features.seed + 1) if features.seed is not None else 0,
         system=(short_hash(system) or 1) if len(system) >= 40 else 0,
-        # Only a long prompt's opening or closing is specific enough to tie accounts together:
-        # short human openings ("can you explain the") recur across strangers. A template
-        # with its slot early keeps a fixed closing instruction, and the other way round.
-        template=(short_hash(" ".join(word_list[:8])) or 1) if len(word_list) >= 12 else 0,
-        suffix=(short_hash(" ".join(word_list[-8:])) or 1) if len(word_list) >= 12 else 0,
+        # The template ends tie the accounts of a sweep together. Strangers share an opening
+        # ("what is the difference between"), so an account is tied only by its own habit.
+        template=opening,
+        suffix=closing,
         infra=infra,
     )
 
@@ -325,20 +326,22 @@ def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
     completion24 = w.long_counters[1]
     values["volume"] = _ramp(math.log10(completion24 + 1.0), 5.0, 6.3) * _ramp(long_share, 0.2, 0.6)
     values["flavored_volume"] = _ramp(daily_rate(w.long_counters[2], w.age), 36.0, 50.0)
-    # A campaign implicates an account only if its own traffic carries the campaign's flavour:
-    # an innocent question that happens to open like the campaign's template does not.
+    # A campaign implicates an account only by the account's own behaviour: an innocent question
+    # that happens to open like the campaign's template does not.
     # - A long system prompt is an artefact someone wrote for a deployment. A sybil account sends
     #   a handful of requests, so behind a system prompt that many accounts already use for
     #   harvest, its first request or two of that flavour tie it to the campaign (a light prior).
-    # - Eight words at either end of a prompt are often just language many people use ("walk
-    #   through your reasoning before giving the final answer"): a shared phrase counts half, and
-    #   needs the account's usual evidence of flavour and its own habit of a template (its
-    #   remembered requests share template ends): a human who uses the phrase in varied
-    #   questions is no member.
+    # - A template end (five words) that many accounts share is often just language ("what is
+    #   the difference between"). It ties an account that keeps to it (nearly all its remembered
+    #   requests share template ends) and takes long answers many times its prompt: a sweep of
+    #   slots, spread over accounts, from its second or third request on. A shared instruction
+    #   over pasted code or passages takes answers no longer than its prompt; a human rewords.
     own = _ramp((flavored + 0.1) / (n + 1.0), 0.2, 0.6)
-    phrase = max(_campaign(campaign.template), _campaign(campaign.suffix))
-    habit = _ramp(w.recurring_templates / ring, 0.3, 0.7) if ring >= 2 else 0.0
-    values["campaign"] = max(_campaign(campaign.system) * own, 0.5 * phrase * flavor * habit)
+    shared_end = max(_shared(campaign.template), _shared(campaign.suffix))
+    keeps_to = _ramp(w.recurring_templates / ring, 0.6, 0.9) if ring >= 2 else 0.0
+    generation = _ramp(out_ratio, 0.6, 0.85) * _ramp(long_share, 0.2, 0.45)
+    sweep = SWEEP_STRENGTH * shared_end * keeps_to * generation * open_answers
+    values["campaign"] = max(_campaign(campaign.system) * own, sweep)
     values["infrastructure"] = _campaign(campaign.infra) * flavor
     return values
 
@@ -354,6 +357,17 @@ _FIRST_DAY = 0.5  # 1 - 2^(-1): the exposure factor after one day
 def daily_rate(count: float, age: float) -> float:
     """A day-decayed count as events per day, given the account's age in seconds."""
     return count * math.log(2.0) / max(1.0 - math.exp2(-max(age, 0.0) / DAY), _FIRST_DAY)
+
+
+SWEEP_STRENGTH = 0.7  # a shared template end is weaker evidence than a shared system prompt
+
+
+def _shared(counts: tuple[int, float, float]) -> float:
+    """Many accounts behind one fingerprint, whatever their flavour."""
+    accounts, requests, _ = counts
+    if requests < 10:
+        return 0.0
+    return _ramp(accounts, 4, 12)
 
 
 def _campaign(counts: tuple[int, float, float]) -> float:

@@ -194,26 +194,36 @@ def _units(word_list: list[str], reverse: bool = False) -> str:
     return " ".join(out[:5])
 
 
-def skeleton_hash(word_list: list[str], head: bool = True, tail: bool = True, ascii_text: bool = False) -> int:
-    """The prompt's template: its opening and its closing (5 units each, digits masked),
-    16 bits each, opening in the high half. A template's slot sits at one end or in the
-    middle, so every request of one template shares at least one half.
+def template_ends(word_list: list[str], head: bool = True, tail: bool = True, ascii_text: bool = False) -> tuple[int, int]:
+    """The prompt's template ends: 32-bit hashes of its opening and its closing, 5 units each,
+    digits masked. A template's slot sits at one end or in the middle, so every request of one
+    template shares at least one end.
 
-    A half is 0 (no template end) for a prompt under 8 units, and where the caller says
-    that end is not prose (code: every snippet ends alike). ``ascii_text``: the words come
-    from ASCII text (the same hash, computed faster)."""
+    An end is 0 for a prompt under 8 units, and where the caller says that end is not prose
+    (code: every snippet ends alike). ``ascii_text``: the words come from ASCII text (the same
+    hashes, computed faster)."""
     if ascii_text:  # most prompts: a word is a unit, so no per-word script test
         if len(word_list) < 8:
-            return 0
-        opening = (short_hash(_ascii_units(word_list[:5])) & 0xFFFF or 1) if head else 0
-        closing = (short_hash(_ascii_units(word_list[:-6:-1])) & 0xFFFF or 1) if tail else 0
-        return opening << 16 | closing
+            return 0, 0
+        opening = (short_hash(_ascii_units(word_list[:5])) or 1) if head else 0
+        closing = (short_hash(_ascii_units(word_list[:-6:-1])) or 1) if tail else 0
+        return opening, closing
     units = sum(len(w) if ord(w[0]) >= 0x3000 else 1 for w in word_list[:8])
     if units < 8:
-        return 0
-    opening = (short_hash(_units(word_list)) & 0xFFFF or 1) if head else 0
-    closing = (short_hash(_units(word_list, True)) & 0xFFFF or 1) if tail else 0
-    return opening << 16 | closing
+        return 0, 0
+    opening = (short_hash(_units(word_list)) or 1) if head else 0
+    closing = (short_hash(_units(word_list, True)) or 1) if tail else 0
+    return opening, closing
+
+
+def skeleton_hash(word_list: list[str], head: bool = True, tail: bool = True, ascii_text: bool = False) -> int:
+    """The template ends (``template_ends``) in 16 bits each, opening in the high half: what
+    the account's ring keeps per request."""
+    return skeleton_of(*template_ends(word_list, head, tail, ascii_text))
+
+
+def skeleton_of(opening: int, closing: int) -> int:
+    return ((opening & 0xFFFF or 1) if opening else 0) << 16 | ((closing & 0xFFFF or 1) if closing else 0)
 
 
 def _ascii_units(words: list[str]) -> str:

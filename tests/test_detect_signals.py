@@ -243,9 +243,9 @@ def test_campaign_flags_a_fresh_sybil_at_its_first_harvest_request(feed: Feed) -
     assert first_flag.get("loner", len(topics)) > 1
 
 
-def test_a_shared_phrase_counts_less_than_a_shared_system_prompt(feed: Feed) -> None:
-    # Eight words at either end of a prompt can be everyday instruction language; a long system
-    # prompt is someone's deployment. The same campaign, tied only by its phrasing, weighs half.
+def test_a_shared_template_end_counts_less_than_a_shared_system_prompt(feed: Feed) -> None:
+    # Five words at either end of a prompt can be everyday instruction language; a long system
+    # prompt is someone's deployment. The same campaign, tied only by its template, weighs less.
     system = "You are a meticulous tutor for our study platform. Answer every question in full."
     template = "Produce a complete, rigorous, step by step explanation of {} with worked examples for students."
     for k in range(12):
@@ -256,11 +256,35 @@ def test_a_shared_phrase_counts_less_than_a_shared_system_prompt(feed: Feed) -> 
             feed.send(f"by-phrase-{k}", k * 100.0 + j, chat(template.format(topic)), 1500, ip=f"198.51.100.{k}")
     by_system = feed.value("by-system-11", "campaign")
     by_phrase = feed.value("by-phrase-11", "campaign")
-    assert by_system > 0.5
-    assert by_phrase == pytest.approx(by_system / 2, abs=0.05)
+    assert by_system > 0.9
+    assert 0.5 < by_phrase < by_system
 
 
-def test_a_shared_phrase_implicates_only_an_account_that_keeps_to_a_template(feed: Feed) -> None:
+def test_a_sweep_spread_over_accounts_ties_a_fresh_account_without_reasoning_asked_for(feed: Feed) -> None:
+    # A sybil campaign that asks for no reasoning ("write a complete study guide on ..."), with no
+    # system prompt, from fresh accounts of a few requests each: the template end they share,
+    # kept to and answered at many times the prompt's length, flags a new member by its 3rd request.
+    template = "Write a complete study guide on {}, with explanations and examples."
+    for k in range(12):
+        for j in range(4):
+            feed.send(f"member-{k}", k * 300.0 + j * 40, chat(template.format(TOPICS[(k * 4 + j) % 40])), 1400,
+                      prompt=30, ip=f"203.0.113.{k}")
+    flags = [feed.send("member-new", 4000.0 + j * 40, chat(template.format(TOPICS[(j + 9) % 40])), 1400, prompt=30,
+                       ip="192.0.2.99")[0].cause for j in range(4)]
+    assert flags.index("extraction") <= 2
+    assert feed.value("member-new", "campaign") > 0.5
+    # Its look-alike: users of one coding tool send its canned instruction over pasted code,
+    # every time; the answers are no longer than the prompts, so no campaign ties them together.
+    instruction = "Explain what the following code does and point out any bugs:\n```python\n{}\n```"
+    for k in range(13):
+        for j in range(4):
+            code = f"def handler_{k}_{j}(event):\n    return process(event['{TOPICS[(k + j) % 40]}'])"
+            feed.send(f"ide-{k}", k * 300.0 + j * 40, chat(instruction.format(code)), 500, prompt=600,
+                      ip=f"198.51.100.{k}")
+    assert feed.value("ide-12", "campaign") == 0.0
+
+
+def test_a_shared_template_end_implicates_only_an_account_that_keeps_to_it(feed: Feed) -> None:
     # Strangers share instruction phrases ("... with worked examples for students."): a curious
     # human who ends one varied question that way is not tied to the campaign that uses it on
     # every request; an account that fills the template over and over is.
