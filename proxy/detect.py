@@ -312,7 +312,10 @@ def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
     templated = _ramp(w.same_skeleton / ring, 0.3, 0.8) if ring >= 4 else 0.0
     if ring >= 12:
         templated = max(templated, _ramp(w.recurring_templates / ring, 0.6, 0.95))
-    values["templated_harvest"] = templated * _ramp(long_share, 0.15, 0.6) * open_answers
+    # A harvest fills a short slot and takes a long answer; a tool's canned instruction over pasted
+    # code or text ("review this: ...") takes answers no longer than what it was given.
+    values["templated_harvest"] = (templated * _ramp(long_share, 0.15, 0.6) * open_answers
+                                   * _ramp(out_ratio, 0.35, 0.6))
     breadth = _ramp(w.distinct_topics / ring, 0.6, 0.95) if ring >= 12 else 0.0
     values["coverage"] = breadth * _ramp(long_share, 0.25, 0.7) * _ramp(ring, 12, 48)
     # Many languages alone is a translation service; with harvest flavour it is a sweep.

@@ -274,14 +274,17 @@ def test_a_sweep_spread_over_accounts_ties_a_fresh_account_without_reasoning_ask
     assert flags.index("extraction") <= 2
     assert feed.value("member-new", "campaign") > 0.5
     # Its look-alike: users of one coding tool send its canned instruction over pasted code,
-    # every time; the answers are no longer than the prompts, so no campaign ties them together.
+    # every time, with long answers, but no longer than the prompts: neither the campaign nor
+    # each user's own templating flags them.
     instruction = "Explain what the following code does and point out any bugs:\n```python\n{}\n```"
     for k in range(13):
         for j in range(4):
             code = f"def handler_{k}_{j}(event):\n    return process(event['{TOPICS[(k + j) % 40]}'])"
-            feed.send(f"ide-{k}", k * 300.0 + j * 40, chat(instruction.format(code)), 500, prompt=600,
-                      ip=f"198.51.100.{k}")
+            decision, _ = feed.send(f"ide-{k}", k * 300.0 + j * 40, chat(instruction.format(code)), 500, prompt=600,
+                                    ip=f"198.51.100.{k}")
     assert feed.value("ide-12", "campaign") == 0.0
+    assert feed.value("ide-12", "templated_harvest") < 0.3
+    assert decision.cause == "none"
 
 
 def test_a_shared_template_end_implicates_only_an_account_that_keeps_to_it(feed: Feed) -> None:
