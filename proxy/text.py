@@ -17,13 +17,14 @@ from collections.abc import Sequence
 HEAD = 3000  # characters read from the start of a prompt
 TAIL = 1000  # and from its end
 
+
 def _family(words: str, symbols: str, scripts: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
     """A marker family's regexes: (any text, ASCII text). ``words``: alternatives that begin a
     word; ``symbols``: ones that begin with a symbol; ``scripts``: ones in scripts without spaces
     between words (non-ASCII, never in ASCII text).
 
     Python's re tries every alternative at every position. On ASCII text the word alternatives
-    are anchored at a word start, where the anchor fails at once mid-word: a third of the time.
+    are anchored at a word start, where the anchor fails at once mid-word: a third of the cost.
     Other text keeps the unanchored form, since a word there may follow a CJK character.
     """
     alternatives = "|".join(part for part in (words, symbols, scripts) if part)
@@ -194,7 +195,9 @@ def _units(word_list: list[str], reverse: bool = False) -> str:
     return " ".join(out[:5])
 
 
-def template_ends(word_list: list[str], head: bool = True, tail: bool = True, ascii_text: bool = False) -> tuple[int, int]:
+def template_ends(
+    word_list: list[str], head: bool = True, tail: bool = True, ascii_text: bool = False
+) -> tuple[int, int]:
     """The prompt's template ends: 32-bit hashes of its opening and its closing, 5 units each,
     digits masked. A template's slot sits at one end or in the middle, so every request of one
     template shares at least one end.
@@ -216,13 +219,8 @@ def template_ends(word_list: list[str], head: bool = True, tail: bool = True, as
     return opening, closing
 
 
-def skeleton_hash(word_list: list[str], head: bool = True, tail: bool = True, ascii_text: bool = False) -> int:
-    """The template ends (``template_ends``) in 16 bits each, opening in the high half: what
-    the account's ring keeps per request."""
-    return skeleton_of(*template_ends(word_list, head, tail, ascii_text))
-
-
 def skeleton_of(opening: int, closing: int) -> int:
+    """The template ends in 16 bits each, opening in the high half: what an account's ring keeps."""
     return ((opening & 0xFFFF or 1) if opening else 0) << 16 | ((closing & 0xFFFF or 1) if closing else 0)
 
 

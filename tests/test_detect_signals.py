@@ -581,14 +581,14 @@ def test_the_memory_window_keeps_the_template_statistics_exact_as_the_ring_moves
 def test_the_ascii_skeleton_fast_path_hashes_as_the_general_path() -> None:
     import random
 
-    from proxy.text import skeleton_hash
+    from proxy.text import template_ends
 
     rng = random.Random(5)
     words = ["the", "1234", "explain", "x9", "42", "a", "why", "code", "0", "step"]
     for _ in range(5000):
         word_list = [rng.choice(words) for _ in range(rng.randint(0, 14))]
         head, tail = rng.random() < 0.8, rng.random() < 0.8
-        assert skeleton_hash(word_list, head, tail, ascii_text=True) == skeleton_hash(word_list, head, tail)
+        assert template_ends(word_list, head, tail, ascii_text=True) == template_ends(word_list, head, tail)
 
 
 def test_markers_in_ascii_text_are_read_at_word_starts_and_agree_with_the_full_regex() -> None:
