@@ -600,7 +600,7 @@ def test_markers_in_ascii_text_are_read_at_word_starts_and_agree_with_the_full_r
     from proxy import text
 
     assert text.has_cot("please think step by step.")
-    assert not text.has_cot("is this list nonexhaustive?")  # "exhaustive" inside a word
+    assert not text.has_cot("show me the nonexhaustive list of exceptions")  # "exhaustive" inside a word
     assert text.has_cot("explique étape par étape") and text.has_cot("请一步一步解释")
     assert text.has_capability("```python\nprint(1)\n```") and text.has_capability("def f(x): return x")
     rng = random.Random(11)
