@@ -317,9 +317,8 @@ class RedisStore:
         return f"{constants} {entry} {len(short)} {increments}"
 
     def _campaign_common(self, account: str, now: float, flavored: bool) -> list[str]:
-        """campaign.lua's arguments (a cluster's fingerprint calls)."""
-        return [repr(now), account, "1" if flavored else "0", repr(CAMPAIGN_HALF_LIFE), str(CAMPAIGN_ACCOUNTS),
-                repr(CAMPAIGN_TTL)]
+        """campaign.lua's arguments (a cluster's fingerprint calls): admit.lua's campaign constants, unpacked."""
+        return [repr(now), account, *_campaign_constants(flavored).split()]
 
     async def _observe(
         self, account: str, now: float, keys: _Keys, args: list[str], obs: Observation
