@@ -1,6 +1,6 @@
 """Score replay decisions against the simulator's labels.
 
-    python bench/evaluate.py TRACE.jsonl DECISIONS.jsonl LABELS.jsonl
+    python bench/evaluate.py TRACE.jsonl DECISIONS.jsonl LABELS.jsonl [TRACE DECISIONS LABELS ...]
 
 Per scenario and in total: detection rate (extraction accounts with at least
 one decision of cause ``extraction``), time to detect (the first such
@@ -38,17 +38,19 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
 
 
-def load(trace: Path, decisions: Path, labels: Path) -> dict[str, Account]:
-    accounts: dict[str, Account] = {}
+def load(trace: Path, decisions: Path, labels: Path, accounts: dict[str, Account] | None = None,
+         prefix: str = "") -> dict[str, Account]:
+    """The labelled accounts of one trace, added to ``accounts`` under ``prefix`` + their id (for pooling)."""
+    accounts = {} if accounts is None else accounts
     for line in labels.read_bytes().splitlines():
         if line.strip():
             rec = orjson.loads(line)
-            accounts[rec["account"]] = Account(rec["scenario"], rec["label"])
+            accounts[prefix + rec["account"]] = Account(rec["scenario"], rec["label"])
     with trace.open("rb") as t, decisions.open("rb") as d:
         for trace_line, decision_line in zip(t, d, strict=True):
             rec = orjson.loads(trace_line)
             dec = orjson.loads(decision_line)
-            account = accounts.get(rec["account"])
+            account = accounts.get(prefix + rec["account"])
             if account is None:
                 continue
             account.requests += 1
@@ -113,11 +115,16 @@ def report(accounts: dict[str, Account], out=sys.stdout) -> dict[str, float]:  #
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("trace", type=Path)
-    parser.add_argument("decisions", type=Path)
-    parser.add_argument("labels", type=Path)
+    parser.add_argument("files", type=Path, nargs="+", metavar="TRACE DECISIONS LABELS",
+                        help="one or more triples, scored as one pool")
     args = parser.parse_args()
-    report(load(args.trace, args.decisions, args.labels))
+    if len(args.files) % 3:
+        parser.error("give the files in triples: TRACE DECISIONS LABELS [TRACE DECISIONS LABELS ...]")
+    accounts: dict[str, Account] = {}
+    for i in range(0, len(args.files), 3):
+        trace, decisions, labels = args.files[i : i + 3]
+        load(trace, decisions, labels, accounts, prefix=f"{i // 3}:" if len(args.files) > 3 else "")
+    report(accounts)
     return 0
 
 
