@@ -100,6 +100,7 @@ SIGNALS = (
     "pacing",
     "volume",
     "flavored_volume",
+    "subject_sweep",
     "campaign",
     "infrastructure",
 )
@@ -117,6 +118,7 @@ DEFAULT_SIGNAL_WEIGHTS: Mapping[str, float] = {
     "pacing": 0.3,
     "volume": 0.45,
     "flavored_volume": 0.6,
+    "subject_sweep": 0.5,
     "campaign": 0.8,
     "infrastructure": 0.25,
 }

@@ -26,6 +26,7 @@ and "how much output is taken".
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from proxy.config import Limits, TierDetection
@@ -41,6 +42,7 @@ from proxy.text import (
     language,
     short_hash,
     skeleton_of,
+    subject_of,
     template_ends,
     tokens,
     topic_hash,
@@ -64,19 +66,50 @@ SEEDED = 512
 FLAVORED = 1024  # any of: cot, grader, logprob_high
 CLOSED = 2048  # a multiple-choice item with an answer cue
 FOLLOW_UP = 4096  # the request carries an earlier answer: a conversation going on (no counter)
+STANDALONE = 8192  # a question on its own (no conversation, code, options or tools), its subject known
 
 # Decayed counters, in store order. SHORT ones decay with detection.half_life_s,
 # LONG ones with a day. Admission adds the observation's, settlement the rest.
 SHORT_COUNTERS = (
     "n", "cot", "capability", "grader", "logprob_high", "logprob_probe", "bias", "hot_sampling", "pinned",
     "tools", "seeded", "settled", "long_out", "prompt_tokens", "completion_tokens", "flavored", "closed",
+    "standalone", "revisits",
 )  # fmt: skip
 LONG_COUNTERS = ("n24", "completion24", "flavored_long24")
 DAY = 86400.0
 FLAG_COUNTERS = (
     (COT, 1), (CAPABILITY, 2), (GRADER, 3), (LOGPROB_HIGH, 4), (LOGPROB_PROBE, 5), (BIAS, 6),
-    (HOT_SAMPLING, 7), (PINNED, 8), (TOOLS, 9), (SEEDED, 10), (FLAVORED, 15), (CLOSED, 16),
+    (HOT_SAMPLING, 7), (PINNED, 8), (TOOLS, 9), (SEEDED, 10), (FLAVORED, 15), (CLOSED, 16), (STANDALONE, 17),
 )  # fmt: skip
+REVISITS = 18  # counted by the window, not by a flag: see ``revisits``
+# Subjects of stand-alone questions: how many an account's window remembers, how far back a
+# question "returns" to one, and from how many it is the account's habit (a word of its own
+# phrasing, or its one field of work) rather than a subject revisited.
+SUBJECTS = 16
+SUBJECT_RECENT = 3
+SUBJECT_HABIT = 6
+
+
+def subject_words(subject: int) -> tuple[int, ...]:
+    """The 16-bit word hashes a subject holds (proxy.text.subject_of), zeros left out."""
+    return tuple(h for h in (subject >> 32, (subject >> 16) & 0xFFFF, subject & 0xFFFF) if h)
+
+
+def revisits(remembered: Sequence[tuple[int, ...]], words: tuple[int, ...]) -> bool:
+    """Whether a stand-alone question (``words``: its subject's, ``subject_words``) returns to the
+    subject of one of the last ``SUBJECT_RECENT`` (``remembered``: the subject words of those before,
+    oldest first): it shares a word with one of them, and that word is in fewer than
+    ``SUBJECT_HABIT`` of all remembered. admit.lua does the same."""
+    n = len(remembered)
+    recent = [remembered[i] for i in range(max(n - SUBJECT_RECENT, 0), n)]  # a deque has no slices
+    for word in words:
+        for r in recent:
+            if word in r:
+                if sum(1 for other in remembered if word in other) < SUBJECT_HABIT:
+                    return True
+                break
+    return False
+
 
 
 # The records below are built for every request: NamedTuples, immutable like a frozen dataclass but
@@ -95,6 +128,7 @@ class Observation(NamedTuple):
     template: int  # campaign fingerprint of the prompt's opening; 0 if too short
     suffix: int  # campaign fingerprint of the prompt's closing instruction; 0 if too short
     infra: int  # campaign fingerprint of (ip /24, user agent); 0 if unknown
+    subject: int = 0  # what a stand-alone question is about (proxy.text.subject_of); 0 otherwise
 
     def fingerprints(self) -> tuple[tuple[str, int], ...]:
         """The campaign fingerprints this request carries, by kind (zero ones left out)."""
@@ -237,6 +271,12 @@ def observe(
     # max_tokens 4096; eliciting reasoning, grades or soft labels is harvest.
     if flags & (COT | GRADER | LOGPROB_HIGH):
         flags |= FLAVORED
+    # A question on its own: not a turn of a conversation, no code, no options to pick from, no tools.
+    subject = 0
+    if not flags & (FOLLOW_UP | CLOSED | TOOLS) and "```" not in lower:
+        subject = subject_of(word_list)
+        if subject:
+            flags |= STANDALONE
     system = features.system_text
     infra = 0
     if ip:
@@ -259,6 +299,7 @@ def observe(
         template=opening,
         suffix=closing,
         infra=infra,
+        subject=subject,
     )
 
 
@@ -284,7 +325,7 @@ def _ramp(x: float, low: float, high: float) -> float:
 def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
     """Every signal's strength in [0, 1]; pure and cheap (a few dozen float ops)."""
     (n, cot, capability, grader, logprob_high, _probe, bias, hot_sampling, _pinned, _tools, _seeded,
-     settled, long_out, prompt, completion, flavored, closed) = w.counters  # SHORT_COUNTERS, in order
+     settled, long_out, prompt, completion, flavored, closed, standalone, revisited) = w.counters  # SHORT_COUNTERS
     long_share = _share(long_out, settled)
     out_ratio = completion / (prompt + completion + 1.0)
     ring = w.ring + 1
@@ -297,7 +338,8 @@ def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
     values["output_heavy"] = long_share * _ramp(out_ratio, 0.15, 0.5)
     # Reasoning traces are long: "think step by step" on a multiple-choice eval yields a short one.
     values["cot"] = _ramp(_share(cot, n), 0.12, 0.6) * _ramp(mean_completion, 120.0, 450.0)
-    values["capability"] = _ramp(_share(capability, n), 0.25, 0.75) * _ramp(long_share, 0.1, 0.5)
+    # A multiple-choice item's answer is a letter, however hard the question and long the reasoning.
+    values["capability"] = _ramp(_share(capability, n), 0.25, 0.75) * _ramp(long_share, 0.1, 0.5) * open_answers
     # A judge that answers with a score is a classifier; one that explains is a label source.
     values["grader"] = _ramp(_share(grader, n), 0.05, 0.4) * _ramp(mean_completion, 30.0, 150.0)
     values["logprob_harvest"] = _ramp(_share(logprob_high, n), 0.05, 0.4)
@@ -329,6 +371,12 @@ def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
     completion24 = w.long_counters[1]
     values["volume"] = _ramp(math.log10(completion24 + 1.0), 5.0, 6.3) * _ramp(long_share, 0.2, 0.6)
     values["flavored_volume"] = _ramp(daily_rate(w.long_counters[2], w.age), 36.0, 50.0)
+    # A topic plan swept by aspects: stand-alone questions that keep returning, in other words, to the
+    # subject of the one before ("explain X", "the history of X", "X's open problems"), subject after
+    # subject. A person asks about one subject within a conversation (follow-ups are no stand-alone
+    # questions) and moves on; a field of work or a phrasing habit recurs everywhere (SUBJECT_HABIT).
+    values["subject_sweep"] = (_ramp(revisited / (standalone + 1.0), 0.25, 0.5) * _ramp(revisited, 2.0, 6.0)
+                               * _ramp(long_share, 0.05, 0.25))
     # A campaign implicates an account only by the account's own behaviour: an innocent question
     # that happens to open like the campaign's template does not.
     # - A long system prompt is an artefact someone wrote for a deployment. A sybil account sends

@@ -262,6 +262,45 @@ def topic_hash(word_list: list[str]) -> int:
     return short_hash(" ".join(sorted(body)))
 
 
+# The words an ask is made of rather than what it is about: function words of four letters and
+# more (shorter ones never count) and the vocabulary of asking, in English, the traffic's lingua franca.
+_ASK_WORDS = frozenset(
+    """about above after again also always answer answers because been before being below between both could
+    does doing done down during each explain explains explained explanation from further give gives given have
+    having help here into just keep know like make many more most much must need only other over please
+    question questions quick really same should show some such tell than thank thanks that their them then
+    there these they thing things this those through very want what when where which while will with within
+    without would your yours write brief short long detail detailed details simple simply example examples
+    work works find read good best better important everything complete comprehensive relevant including
+    covering overview summary summarize describe provide""".split()
+)
+SUBJECT_MAX_WORDS = 150  # a longer prompt carries a document, not a question about one subject
+
+
+_NOT_SUBJECT = _ASK_WORDS | TRIGGER_WORDS
+
+
+def subject_of(word_list: list[str]) -> int:
+    """What a stand-alone question is about, as three 16-bit word hashes (bits 32-47, 16-31, 0-15; 0:
+    none): its three longest words that are neither function words nor the vocabulary of asking
+    (the alphabetically last on a tie). Asked again in other words ("explain X", "the history of
+    X", "X in detail"), the subject keeps at least one of them. Not for CJK text, which has no
+    spaces to find words by. 48 bits: exact in a Lua number (admit.lua compares the thirds)."""
+    if len(word_list) > SUBJECT_MAX_WORDS:
+        return 0
+    content = {w for w in set(word_list) - _NOT_SUBJECT if len(w) >= 4 and w.isalpha() and w < "\u2e80"}
+    if len(content) > 3:
+        # Sorting lengths runs in C; only the few words at the cut need the full key.
+        cut = sorted(map(len, content))[-3]
+        content = {w for w in content if len(w) >= cut}
+        if len(content) > 3:
+            content = set(heapq.nlargest(3, content, key=lambda w: (len(w), w)))
+    subject = 0
+    for third in sorted((short_hash(w) & 0xFFFF) or 1 for w in content):
+        subject = (subject << 16) | third
+    return subject
+
+
 def closed_answer(text: str) -> bool:
     """Multiple-choice with an answer cue: whatever the reasoning, the answer is a letter (lowercased text)."""
     cue = text[-200:]

@@ -14,7 +14,21 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-from proxy.detect import DAY, FLAG_COUNTERS, LONG_COUNTERS, RING, SHORT_COUNTERS, Campaign, Observation, Outcome, Window
+from proxy.detect import (
+    DAY,
+    FLAG_COUNTERS,
+    LONG_COUNTERS,
+    REVISITS,
+    RING,
+    SHORT_COUNTERS,
+    SUBJECTS,
+    Campaign,
+    Observation,
+    Outcome,
+    Window,
+    revisits,
+    subject_words,
+)
 from proxy.text import template_stats
 
 GAP_ALPHA = 0.1  # EWMA weight of the newest inter-arrival gap
@@ -119,7 +133,7 @@ class _Templates:
 class AccountWindow:
     __slots__ = (
         "t", "short", "long", "ring", "templates", "last", "gap_mean", "gap_var", "gaps", "hours", "risk", "risk_t",
-        "since",
+        "since", "subjects", "subject_words",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -138,6 +152,8 @@ class AccountWindow:
         self.risk = 0.0
         self.risk_t = 0.0
         self.since: float | None = None  # the first request's time (a virtual clock may start at 0)
+        self.subjects: deque[int] = deque(maxlen=SUBJECTS)  # of the last stand-alone questions, oldest first
+        self.subject_words: deque[tuple[int, ...]] = deque(maxlen=SUBJECTS)  # the same, split into words
 
     def _age(self, now: float, half_life: float) -> None:
         if self.t:
@@ -157,6 +173,12 @@ class AccountWindow:
                 if flags & flag:
                     short[index] += 1.0
         self.long[0] += 1.0
+        if obs.subject:
+            words = subject_words(obs.subject)
+            if revisits(self.subject_words, words):
+                short[REVISITS] += 1.0
+            self.subjects.append(obs.subject)
+            self.subject_words.append(words)
 
         queries, skeletons, topics, langs, biases, seeds = self.ring
         ring = len(queries)
@@ -285,6 +307,7 @@ class DetectionState:
     risk: float
     risk_t: float
     since: float  # the first request's time
+    subjects: tuple[int, ...] = ()  # of the last stand-alone questions, oldest first
 
 
 def state_of(window: AccountWindow) -> DetectionState:
@@ -301,6 +324,7 @@ def state_of(window: AccountWindow) -> DetectionState:
         risk=window.risk,
         risk_t=window.risk_t,
         since=window.t if window.since is None else window.since,
+        subjects=tuple(window.subjects),
     )
 
 

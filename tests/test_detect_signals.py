@@ -642,3 +642,47 @@ def test_signals_of_one_trait_count_once_and_independent_evidence_adds_up() -> N
     expected = 1 - (1 - 0.9 * weights["cot"]) * (1 - 0.9 * weights["templated_harvest"])
     assert two_kinds.risk == pytest.approx(expected)
     assert two_kinds.risk >= policy.levels.delay
+
+
+ASPECTS = [
+    "Explain the history of {}.", "Write a detailed lecture on {} for teachers.", "What are the open problems in {}?",
+    "Give worked examples that illustrate {}.", "What do students usually get wrong about {}?",
+]
+
+
+def test_subject_sweep_is_a_topic_plan_asked_aspect_by_aspect_not_a_curious_person(feed: Feed) -> None:
+    # A distiller's plan: every subject asked from several angles, each a question on its own,
+    # subject after subject. The look-alikes: a person asking about one subject after another in
+    # a habitual phrasing; a student who stays on one subject within a conversation; a chemist
+    # whose every question is about chemistry.
+    times = list(human_times(40))
+    for i, ts in enumerate(times):
+        topic = TOPICS[i // 4]
+        feed.send("planner", ts, chat(ASPECTS[i % 4].format(topic)), 1200)
+        feed.send("curious", ts, chat(f"Thanks in advance! Could you give me a brief overview of {TOPICS[i]}?"), 1200)
+        history = [{"role": "user", "content": f"Tell me about {TOPICS[i // 10]}."},
+                   {"role": "assistant", "content": "It is a broad subject."}]
+        follow_up = {"model": "m", "messages": [*history, {"role": "user", "content": ASPECTS[i % 5].format("it")}]}
+        feed.send("student", ts, follow_up, 1200)
+        feed.send("chemist", ts, chat(f"In organic chemistry, why is reaction number {i} of {TOPICS[i]} exothermic?"),
+                  1200)
+    assert feed.value("planner", "subject_sweep") > 0.9
+    assert feed.risk("planner") >= 0.5
+    for account in ("curious", "student", "chemist"):
+        assert feed.value(account, "subject_sweep") == 0.0, account
+
+
+def test_a_subject_survives_rewording_and_ignores_the_words_of_asking() -> None:
+    from proxy.detect import subject_words
+    from proxy.text import subject_of, tokens
+
+    def words(text: str) -> set[int]:
+        return set(subject_words(subject_of(tokens(text.lower()))))
+
+    meiji = [words("Write a detailed lecture on the Meiji Restoration for teachers."),
+             words("Can you explain the Meiji Restoration? Think step by step."),
+             words("I want to master the Meiji Restoration: everything, starting with its causes.")]
+    assert all(m & meiji[0] for m in meiji[1:])
+    assert not words("Could you please explain this in more detail? Thanks!")
+    assert not words("请详细解释明治维新的历史背景")  # no spaces to find words by
+    assert not words(" ".join(["word"] * 151))  # a document, not a question

@@ -33,6 +33,8 @@ from proxy.detect import (
     LOGPROB_HIGH,
     RING,
     SEEDED,
+    STANDALONE,
+    SUBJECTS,
     Campaign,
     Observation,
     Outcome,
@@ -410,8 +412,9 @@ def observation(rng: random.Random, shared: dict[str, int]) -> Observation:
     if seed:
         flags |= SEEDED
     query = rng.choice([11, 12, 13, 2**31 + 7, rng.randrange(2**32)])
+    about = subject(rng)
     return Observation(
-        flags=flags,
+        flags=flags | (STANDALONE if about else 0),
         query=query,
         skeleton=rng.choice([100, 101, rng.randrange(2**32)]),
         topic=rng.randrange(12),
@@ -422,7 +425,20 @@ def observation(rng: random.Random, shared: dict[str, int]) -> Observation:
         template=rng.choice([0, shared["template"]]),
         suffix=(0, shared["template"], 77)[query % 3],  # drawn from query: the rng sequence stays as it was
         infra=rng.choice([0, shared["infra"], 55]),
+        subject=about,
     )
+
+
+def subject(rng: random.Random) -> int:
+    """A stand-alone question's subject (or none): one to three 16-bit words from a small pool, so
+    questions revisit a recent subject, and some words recur often enough to be a habit."""
+    if rng.random() < 0.3:
+        return 0
+    words = sorted(rng.sample([1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 0x7FFF, 0xFFFF], rng.randint(1, 3)))
+    value = 0
+    for word in words:
+        value = (value << 16) | word
+    return value
 
 
 def assert_same_admission(got: Admission, want: Admission) -> None:
@@ -497,6 +513,7 @@ async def test_detection_same_as_the_memory_reference(store: Store) -> None:
     assert seen["ring"] == RING, seen
     assert all(v > 1 for v in seen.values()), seen
     assert max(w.risk for w in seen_windows) > 0.1 and max(w.c("completion_tokens") for w in seen_windows) > 1000
+    assert max(w.c("revisits") for w in seen_windows) > 1 and max(w.c("standalone") for w in seen_windows) > 2
     assert max(c.system[0] for c in seen_campaigns) == len(accounts)
 
 
@@ -567,6 +584,7 @@ async def test_stored_detection_state_explains_what_admission_saw(store: Store) 
     got_state, want_state = await store.detection(ACCOUNT), await reference.detection(ACCOUNT)
     assert got_state is not None and want_state is not None
     assert got_state.ring == want_state.ring and got_state.gaps == want_state.gaps
+    assert got_state.subjects == want_state.subjects and 8 < len(got_state.subjects) <= SUBJECTS
     assert got_state.short == pytest.approx(want_state.short, rel=1e-9, abs=1e-12)
     assert got_state.risk == pytest.approx(want_state.risk) and got_state.risk > 0
     # An hour later the counters and the risk have decayed, as the detector would see them.

@@ -14,7 +14,7 @@
 --   3 month counter (tokens used in the UTC month of ARGV[1])
 --   4 lease zset    (lease id -> expiry)
 --   5 detection hash: t, last, gap_mean, gap_var, gaps, risk, risk_t, since (the first
---     request's time), and the
+--     request's time), subj (the last subjects of stand-alone questions, oldest first), and the
 --     vectors short (N counters), long (M counters), hours (24 slots: when each
 --     hour of the day last saw traffic), each its numbers separated by spaces
 --   6 ring list (the last ARGV[16] observations, oldest first)
@@ -29,8 +29,10 @@
 --  detection, only with an observation (ARGV[14] "" or absent: none):
 --  14 short half-life (s)  15 long half-life (s)  16 ring size  17 gap EWMA alpha
 --  18 detection ttl (s)    19 the observation "query,skeleton,topic,lang,bias,seed"
---  20 N, the number of short counters; then N short increments, then the long
---     increments (the rest). What a counter means is Python's business.
+--  20 the subject of a stand-alone question (0: none)
+--  21 N, the number of short counters; then N short increments, then the long
+--     increments (the rest). What a counter means is Python's business, but for the
+--     last short counter: the revisits, counted here (detect.py revisits).
 -- Time comes from the caller, never from TIME, so a virtual clock replays exactly.
 --
 -- On the wire the arguments are packed (RedisStore builds and Redis parses three strings,
@@ -176,8 +178,11 @@ local long_half_life = tonumber(ARGV[15])
 local ring_size = tonumber(ARGV[16])
 local alpha = tonumber(ARGV[17])
 local det_ttl = int(math.ceil(tonumber(ARGV[18]) * 1000))
-local n_short = tonumber(ARGV[20])
-local n_long = #ARGV - 20 - n_short
+local subject = tonumber(ARGV[20])
+local n_short = tonumber(ARGV[21])
+local n_long = #ARGV - 21 - n_short
+-- detect.py SUBJECTS, SUBJECT_RECENT, SUBJECT_HABIT
+local SUBJECTS, SUBJECT_RECENT, SUBJECT_HABIT = 16, 3, 6
 
 -- log1p without the cancellation of log(1 + x) for small x (Goldberg's trick).
 local function log1p(x)
@@ -224,7 +229,7 @@ local function numbers(packed, n, base)
 end
 
 local stored = redis.call('HMGET', KEYS[5], 't', 'last', 'gap_mean', 'gap_var', 'gaps', 'risk', 'risk_t',
-                          'short', 'long', 'hours', 'since')
+                          'short', 'long', 'hours', 'since', 'subj')
 local t = tonumber(stored[1]) or 0
 local last = tonumber(stored[2]) or 0
 local gap_mean = tonumber(stored[3]) or 0
@@ -253,10 +258,58 @@ if t ~= 0 then
 end
 t = math.max(t, now)
 for i = 1, n_short do
-  short[i] = short[i] + tonumber(ARGV[20 + i])
+  short[i] = short[i] + tonumber(ARGV[21 + i])
 end
 for i = 1, n_long do
-  long[i] = long[i] + tonumber(ARGV[20 + n_short + i])
+  long[i] = long[i] + tonumber(ARGV[21 + n_short + i])
+end
+
+-- A stand-alone question's subject: three 16-bit word hashes (a 48-bit number, exact in a Lua
+-- number). It revisits when a word of it is in one of the last SUBJECT_RECENT subjects and in
+-- fewer than SUBJECT_HABIT of all remembered (detect.py revisits).
+local subjects_s = stored[12]
+if subject ~= 0 then
+  local function words_of(x)
+    local w = {}
+    for _, part in ipairs({math.floor(x / 4294967296), math.floor(x / 65536) % 65536, x % 65536}) do
+      if part ~= 0 then
+        w[#w + 1] = part
+      end
+    end
+    return w
+  end
+  local remembered = {}
+  if subjects_s then
+    for x in string.gmatch(subjects_s, '%S+') do
+      remembered[#remembered + 1] = tonumber(x)
+    end
+  end
+  local in_all, in_recent = {}, {}
+  for i, x in ipairs(remembered) do
+    local seen = {}
+    for _, word in ipairs(words_of(x)) do
+      if not seen[word] then
+        seen[word] = true
+        in_all[word] = (in_all[word] or 0) + 1
+        if i > #remembered - SUBJECT_RECENT then
+          in_recent[word] = true
+        end
+      end
+    end
+  end
+  for _, word in ipairs(words_of(subject)) do
+    if in_recent[word] and in_all[word] < SUBJECT_HABIT then
+      short[n_short] = short[n_short] + 1
+      break
+    end
+  end
+  remembered[#remembered + 1] = subject
+  local first = math.max(#remembered - SUBJECTS + 1, 1)
+  local kept = {}
+  for i = first, #remembered do
+    kept[#kept + 1] = string.format('%d', remembered[i])
+  end
+  subjects_s = table.concat(kept, ' ')
 end
 
 -- The ring: fields compared as decimal strings (Python's canonical int form),
@@ -365,6 +418,9 @@ end
 redis.call('HSET', KEYS[5], 't', fmt(t), 'last', fmt(last), 'gap_mean', fmt(gap_mean), 'gap_var', fmt(gap_var),
            'gaps', int(gaps), 'short', table.concat(short_s, ' '), 'long', table.concat(long_s, ' '),
            'hours', table.concat(hours_s, ' '), 'since', since)
+if subjects_s then
+  redis.call('HSET', KEYS[5], 'subj', subjects_s)
+end
 redis.call('PEXPIRE', KEYS[5], det_ttl)
 
 local stats = {#ring, same_query, same_skeleton, recurring, n_topics, n_langs,

@@ -17,7 +17,8 @@ touch all of them):
 - ``sl:{a:A}:det``            hash: detection state, ``t``, ``last``,
   ``gap_mean``, ``gap_var``, ``gaps``, ``risk``, ``risk_t`` and the vectors
   ``short``, ``long`` (the decayed counters) and ``hours`` (24 slots), each
-  its numbers separated by spaces (ten fields: cheap to read and write whole)
+  its numbers separated by spaces (ten fields: cheap to read and write whole),
+  and ``subj``: the subjects of the last stand-alone questions, oldest first
 - ``sl:{a:A}:ring``           list: the last ``RING`` observations, each
   ``"query,skeleton,topic,lang,bias,seed"``
 
@@ -309,12 +310,13 @@ class RedisStore:
         )
 
     def _observation_text(self, obs: Observation, half_lives: tuple[float, float]) -> str:
-        """admit.lua's detection arguments (ARGV 14 on, packed): constants, the ring entry, increments."""
+        """admit.lua's detection arguments (ARGV 14 on, packed): constants, the ring entry, the subject,
+        increments."""
         short = obs.admit_increments()
         constants = self._text(("det", half_lives[0]), lambda: _observation_constants(half_lives[0]))
         increments = self._text(("inc", *short), lambda: " ".join(map(repr, [*short, *_LONG_ADMIT])))
         entry = f"{obs.query},{obs.skeleton},{obs.topic},{obs.lang},{obs.bias},{obs.seed}"
-        return f"{constants} {entry} {len(short)} {increments}"
+        return f"{constants} {entry} {obs.subject} {len(short)} {increments}"
 
     def _campaign_common(self, account: str, now: float, flavored: bool) -> list[str]:
         """campaign.lua's arguments (a cluster's fingerprint calls): admit.lua's campaign constants, unpacked."""
@@ -699,12 +701,13 @@ def _window(reply: Sequence[Any], now: float, risk_half_life: float) -> Window:
     )
 
 
-_DET_FIELDS = ("t", "short", "long", "last", "gap_mean", "gap_var", "gaps", "hours", "risk", "risk_t", "since")
+_DET_FIELDS = ("t", "short", "long", "last", "gap_mean", "gap_var", "gaps", "hours", "risk", "risk_t", "since",
+               "subj")
 
 
 def _detection_state(fields: Sequence[Any], ring: Sequence[bytes]) -> DetectionState | None:
     """admit.lua's detection hash and ring, read back as the memory store keeps them."""
-    t, short, long, last, gap_mean, gap_var, gaps, hours, risk, risk_t, since = fields
+    t, short, long, last, gap_mean, gap_var, gaps, hours, risk, risk_t, since, subjects = fields
     if t is None:
         return None
 
@@ -725,6 +728,7 @@ def _detection_state(fields: Sequence[Any], ring: Sequence[bytes]) -> DetectionS
         risk=float(risk or 0),
         risk_t=float(risk_t or 0),
         since=float(since or t),
+        subjects=tuple(int(x) for x in (subjects or b"").split()),
     )
 
 
