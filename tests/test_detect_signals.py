@@ -382,6 +382,20 @@ def test_capability_harvest_is_hard_problems_answered_at_length_not_a_coding_ass
     assert feed.risk("ide") < 0.3
 
 
+def test_capability_is_no_multiple_choice_math_eval_however_long_its_reasoning(feed: Feed) -> None:
+    # A math benchmark run with chain of thought: hard problems, answers of 600 tokens, but the
+    # answer is a letter. The same problems asked open-ended are capability harvest.
+    for i, ts in enumerate(human_times(40)):
+        problem = f"Prove that the polynomial sequence built from {TOPICS[i]} converges and find its limit."
+        item = f"{problem}\nA. 0\nB. 1\nC. e\nD. it diverges\n"
+        prompt = f"The following are multiple choice questions (with answers) about mathematics.\n\n{item}Answer:"
+        feed.send("math-eval", ts, chat(prompt, max_tokens=1024, temperature=0), 600, prompt=120)
+        feed.send("math-harvest", ts, chat(problem), 600, prompt=40)
+    assert feed.value("math-eval", "capability") < 0.2  # the share of open answers has a prior: not quite 0
+    assert feed.risk("math-eval") < 0.5  # heavy varied use alone (output_heavy, coverage) takes no action
+    assert feed.value("math-harvest", "capability") > 0.8
+
+
 def test_coverage_needs_breadth_long_answers_and_time(feed: Feed) -> None:
     for i, ts in enumerate(human_times(40)):
         feed.send("encyclopedist", ts, chat(f"Tell me everything you know about {TOPICS[i]}, with its history."), 1500)
