@@ -288,15 +288,19 @@ def subject_of(word_list: list[str]) -> int:
     spaces to find words by. 48 bits: exact in a Lua number (admit.lua compares the thirds)."""
     if len(word_list) > SUBJECT_MAX_WORDS:
         return 0
-    content = {w for w in set(word_list) - _NOT_SUBJECT if len(w) >= 4 and w.isalpha() and w < "\u2e80"}
-    if len(content) > 3:
-        # Sorting lengths runs in C; only the few words at the cut need the full key.
-        cut = sorted(map(len, content))[-3]
-        content = {w for w in content if len(w) >= cut}
-        if len(content) > 3:
-            content = set(heapq.nlargest(3, content, key=lambda w: (len(w), w)))
+    # Longest first, the alphabetically last on a tie: two sorts in C (the second is stable).
+    ordered = sorted(set(word_list) - _NOT_SUBJECT, reverse=True)
+    ordered.sort(key=len, reverse=True)
+    thirds = []
+    for w in ordered:
+        if len(w) < 4:
+            break
+        if w.isalpha() and w < "\u2e80":
+            thirds.append((short_hash(w) & 0xFFFF) or 1)
+            if len(thirds) == 3:
+                break
     subject = 0
-    for third in sorted((short_hash(w) & 0xFFFF) or 1 for w in content):
+    for third in sorted(thirds):
         subject = (subject << 16) | third
     return subject
 

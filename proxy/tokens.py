@@ -58,15 +58,23 @@ def _estimate(text: str) -> int:
     # Line breaks and indentation runs are tokens of their own about every other line.
     breaks = text.count("\n") // 2
     if text.isascii():
-        raw = (" " + text).encode()  # a space first: every word then starts at a " a"
-        letters = raw.translate(_TO_LETTER_MARKS)
-        digit_groups = sum((len(run) + 2) // 3 for run in raw.translate(_TO_DIGIT_RUNS).split())
-        symbols = len(raw.translate(None, _NOT_SYMBOLS))
-        return letters.count(b" a") + digit_groups + symbols + _long_word_extra(letters) + breaks
-    cjk = len(_CJK.findall(text))
-    rest = _CJK.sub(" ", text) if cjk else text
+        letters, pieces = _ascii_pieces(text)
+        return pieces + _long_word_extra(letters) + breaks
+    # One pass finds the CJK characters and blanks them out; what is left is often ASCII (a
+    # Latin-script text with a curly quote or an accent has no CJK, so it stays as it was).
+    rest, cjk = _CJK.subn(" ", text)
+    pieces = _ascii_pieces(rest)[1] if rest.isascii() else len(_PIECE.findall(rest))
     # Modern vocabularies merge frequent CJK pairs: ~0.85 tokens per character.
-    return cjk * 17 // 20 + len(_PIECE.findall(rest)) + breaks
+    return cjk * 17 // 20 + pieces + breaks
+
+
+def _ascii_pieces(text: str) -> tuple[bytes, int]:
+    """``len(_PIECE.findall(text))`` for ASCII text, without a regex; and its letters marked."""
+    raw = (" " + text).encode()  # a space first: every word then starts at a " a"
+    letters = raw.translate(_TO_LETTER_MARKS)
+    digit_groups = sum((len(run) + 2) // 3 for run in raw.translate(_TO_DIGIT_RUNS).split())
+    symbols = len(raw.translate(None, _NOT_SYMBOLS))
+    return letters, letters.count(b" a") + digit_groups + symbols
 
 
 def _long_word_extra(letters: bytes) -> int:

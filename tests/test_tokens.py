@@ -46,6 +46,21 @@ def test_long_words_count_as_their_regex_definition(pieces: list[tuple[str, str]
     assert estimate_tokens(text) == by_regex(text)
 
 
+_CJK_DEFINITION = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_PIECE_DEFINITION = re.compile(r"[^\W\d_]+|\d{1,3}|[^\w\s]")
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab Zz1234,.\n_-\u4e2d\u6587\u3042\ud55c\u00e9\uff0c\u201c"), max_size=200))
+def test_mixed_script_text_counts_as_its_regex_definition(text: str) -> None:
+    # CJK characters at ~0.85 tokens each, the rest in pieces (no long-word surcharge off ASCII).
+    if text.isascii():
+        return
+    cjk = len(_CJK_DEFINITION.findall(text))
+    rest = _CJK_DEFINITION.sub(" ", text)
+    assert estimate_tokens(text) == cjk * 17 // 20 + len(_PIECE_DEFINITION.findall(rest)) + text.count("\n") // 2
+
+
 def test_long_text_is_sampled_not_read_whole() -> None:
     paragraph = "The river carries silt to the delta, where it settles into new land. " * 30
     short, long = estimate_tokens(paragraph), estimate_tokens(paragraph * 50)
