@@ -21,8 +21,9 @@ from proxy.config import Config, load_config
 from proxy.errors import RequestError
 from proxy.gate import judge, outcome, plan
 from proxy.policy import ALLOW, BLOCK, THROTTLE
-from proxy.request import POST_ROUTES, features_of
+from proxy.request import POST_ROUTES, Estimate, features_of
 from proxy.store.memory import MemoryStore
+from proxy.tokens import EstimateCache
 from proxy.usage import Usage, parse_usage
 
 
@@ -44,6 +45,7 @@ def tier_of(config: Config, account: str) -> str:
 def replay(config: Config, trace: IO[bytes], out: IO[bytes]) -> dict[str, AccountSummary]:
     # Always the memory store: deterministic, and a replay must never touch production budgets.
     store = MemoryStore(max_accounts=10**9, lease_ttl=config.store.lease_ttl_s)
+    estimate = EstimateCache()  # as the proxy does: conversations resend their history
     summaries: dict[str, AccountSummary] = {}
     for i, line in enumerate(trace):
         if not line.strip():
@@ -52,13 +54,20 @@ def replay(config: Config, trace: IO[bytes], out: IO[bytes]) -> dict[str, Accoun
         ts = float(record["ts"])
         account = str(record["account"])
         summary = summaries.setdefault(account, AccountSummary())
-        decision_record = _one(config, store, i, ts, account, record, summary)
+        decision_record = _one(config, store, estimate, i, ts, account, record, summary)
         out.write(orjson.dumps(decision_record, option=orjson.OPT_APPEND_NEWLINE))
     return summaries
 
 
 def _one(
-    config: Config, store: MemoryStore, i: int, ts: float, account: str, record: dict[str, Any], summary: AccountSummary
+    config: Config,
+    store: MemoryStore,
+    estimate: Estimate,
+    i: int,
+    ts: float,
+    account: str,
+    record: dict[str, Any],
+    summary: AccountSummary,
 ) -> dict[str, Any]:
     path = record.get("path", "/v1/chat/completions")
     body = record.get("body")
@@ -66,7 +75,7 @@ def _one(
     try:
         if path not in POST_ROUTES or not isinstance(body, dict):
             raise RequestError(400, "not a proxied request", "invalid_request")
-        features = features_of(path, body)
+        features = features_of(path, body, estimate)
     except RequestError as exc:
         summary.actions["invalid"] += 1
         return {"i": i, "ts": ts, "account": account, "action": ALLOW, "cause": "none", "risk": 0.0,

@@ -7,6 +7,7 @@ business and passes through untouched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,8 @@ import orjson
 
 from proxy.errors import RequestError
 from proxy.tokens import MESSAGE_OVERHEAD, estimate_tokens
+
+Estimate = Callable[[str], int]  # a text's estimated tokens
 
 CHAT = "/v1/chat/completions"
 COMPLETIONS = "/v1/completions"
@@ -104,7 +107,7 @@ def _content_text(content: Any, param: str) -> str:
     raise _bad(f"'{param}' must be a string, an array of content parts or null", param)
 
 
-def _chat(body: dict[str, Any], f: RequestFeatures) -> None:
+def _chat(body: dict[str, Any], f: RequestFeatures, estimate: Estimate) -> None:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise _bad("'messages' must be a non-empty array of message objects", "messages")
@@ -129,7 +132,7 @@ def _chat(body: dict[str, Any], f: RequestFeatures) -> None:
             f.query_text = text
         elif role in ("assistant", "tool", "function"):
             f.follow_up = True
-        tokens += MESSAGE_OVERHEAD + estimate_tokens(text)
+        tokens += MESSAGE_OVERHEAD + estimate(text)
     f.system_text = "\n".join(system)
     f.prompt_text = "\n".join(prompt)
     f.prompt_tokens = tokens
@@ -139,20 +142,20 @@ def _chat(body: dict[str, Any], f: RequestFeatures) -> None:
             raise _bad("'tools' must be an array", "tools")
         f.has_tools = bool(tools)
         if tools:
-            f.prompt_tokens += estimate_tokens(orjson.dumps(tools).decode())
+            f.prompt_tokens += estimate(orjson.dumps(tools).decode())
     f.logprobs = _bool(body, "logprobs")
     f.top_logprobs = _int(body, "top_logprobs", 0, 20)
 
 
-def _completions(body: dict[str, Any], f: RequestFeatures) -> None:
+def _completions(body: dict[str, Any], f: RequestFeatures, estimate: Estimate) -> None:
     prompt = body.get("prompt")
     if isinstance(prompt, str):
         f.prompt_text = prompt
-        f.prompt_tokens = estimate_tokens(prompt)
+        f.prompt_tokens = estimate(prompt)
     elif isinstance(prompt, list) and prompt:
         if all(isinstance(p, str) for p in prompt):
             f.prompt_text = "\n".join(prompt)
-            f.prompt_tokens = estimate_tokens(f.prompt_text)
+            f.prompt_tokens = estimate(f.prompt_text)
         elif all(isinstance(p, int) and not isinstance(p, bool) for p in prompt):
             f.prompt_tokens = len(prompt)
         elif all(isinstance(p, list) for p in prompt):
@@ -170,7 +173,7 @@ def _completions(body: dict[str, Any], f: RequestFeatures) -> None:
         raise _bad("'suffix' must be a string", "suffix")
 
 
-def _embeddings(body: dict[str, Any], f: RequestFeatures) -> None:
+def _embeddings(body: dict[str, Any], f: RequestFeatures, estimate: Estimate) -> None:
     value = body.get("input")
     if isinstance(value, str):
         f.prompt_text = value
@@ -184,10 +187,10 @@ def _embeddings(body: dict[str, Any], f: RequestFeatures) -> None:
             raise _bad("'input' must be a string, an array of strings or of token ids", "input")
     else:
         raise _bad("'input' must be a string, an array of strings or of token ids", "input")
-    f.prompt_tokens = estimate_tokens(f.prompt_text)
+    f.prompt_tokens = estimate(f.prompt_text)
 
 
-def _responses(body: dict[str, Any], f: RequestFeatures) -> None:
+def _responses(body: dict[str, Any], f: RequestFeatures, estimate: Estimate) -> None:
     value = body.get("input")
     instructions = body.get("instructions")
     if instructions is not None and not isinstance(instructions, str):
@@ -212,7 +215,7 @@ def _responses(body: dict[str, Any], f: RequestFeatures) -> None:
         f.prompt_text = "\n".join(texts)
     else:
         raise _bad("'input' must be a string or an array of input items", "input")
-    f.prompt_tokens = estimate_tokens(f.system_text) + estimate_tokens(f.prompt_text)
+    f.prompt_tokens = estimate(f.system_text) + estimate(f.prompt_text)
     f.top_logprobs = _int(body, "top_logprobs", 0, 20)
 
 
@@ -220,18 +223,21 @@ _ROUTE_PARSERS = {CHAT: _chat, COMPLETIONS: _completions, EMBEDDINGS: _embedding
 _MAX_TOKEN_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
 
 
-def parse_body(route: str, raw: bytes) -> tuple[dict[str, Any], RequestFeatures]:
-    """Parse and validate; raises RequestError with a client-facing message."""
+def parse_body(
+    route: str, raw: bytes, estimate: Estimate = estimate_tokens
+) -> tuple[dict[str, Any], RequestFeatures]:
+    """Parse and validate; raises RequestError with a client-facing message. ``estimate``: the token
+    estimate (``proxy.tokens.EstimateCache`` where texts recur)."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise RequestError(400, f"The request body is not valid JSON: {exc}", "invalid_json") from None
     if not isinstance(body, dict):
         raise RequestError(400, "The request body must be a JSON object", "invalid_json")
-    return body, features_of(route, body)
+    return body, features_of(route, body, estimate)
 
 
-def features_of(route: str, body: dict[str, Any]) -> RequestFeatures:
+def features_of(route: str, body: dict[str, Any], estimate: Estimate = estimate_tokens) -> RequestFeatures:
     f = RequestFeatures(route=route)
     model = body.get("model")
     if model is not None and not isinstance(model, str):
@@ -263,5 +269,5 @@ def features_of(route: str, body: dict[str, Any]) -> RequestFeatures:
             if isinstance(weight, bool) or not isinstance(weight, (int, float)):
                 raise _bad(f"'logit_bias[{token}]' must be a number", "logit_bias")
         f.logit_bias = bias
-    _ROUTE_PARSERS[route](body, f)
+    _ROUTE_PARSERS[route](body, f, estimate)
     return f

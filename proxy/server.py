@@ -34,9 +34,9 @@ from proxy.errors import RequestError, error_body, error_response, from_request_
 from proxy.gate import Plan, judge, outcome, plan
 from proxy.limits import QUOTAS, Admission, ratelimit_headers
 from proxy.metrics import Metrics
-from proxy.policy import BLOCK, DELAY, THROTTLE, Decision
 from proxy.overrides import Overrides
 from proxy.overrides import watch as watch_overrides
+from proxy.policy import BLOCK, DELAY, THROTTLE, Decision
 from proxy.reload import reload_config, watch
 from proxy.request import CHAT, COMPLETIONS, MODELS, POST_ROUTES, RESPONSES, RequestFeatures, parse_body
 from proxy.shaping import (
@@ -63,6 +63,7 @@ from proxy.store import build_store
 from proxy.store.base import Store, StoreUnavailable
 from proxy.store.guard import CircuitBreaker, FailSafeStore
 from proxy.store.memory import MemoryStore
+from proxy.tokens import EstimateCache
 from proxy.upstream import Answer, Upstream, response_headers
 from proxy.usage import Usage, parse_usage
 
@@ -300,6 +301,8 @@ class Sluice:
             metrics=self.metrics,
         )
         self.upstream = Upstream(config.upstream)
+        # Token estimates of recent message texts: a conversation resends its history every turn.
+        self.estimate = EstimateCache()
         self._ids = itertools.count(1)
         self._id_prefix = f"{os.getpid():x}-{int(time.time()):x}-"
         self._runners: list[web.AppRunner] = []
@@ -480,7 +483,7 @@ class Sluice:
     async def proxy_post(self, request: web.Request, route: str) -> web.StreamResponse:
         account, key = self.authenticate(request)
         raw = await self.read_body(request)
-        body, features = parse_body(route, raw)
+        body, features = parse_body(route, raw, self.estimate)
         config = self.config
         tier = config.tier(account.tier)
         refused = check_request(features, tier.hardening)  # before admission: a refusal costs no budget

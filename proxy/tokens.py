@@ -52,6 +52,39 @@ def estimate_tokens(text: str) -> int:
     return round(_estimate(sample) * size / len(sample))
 
 
+class EstimateCache:
+    """``estimate_tokens``, remembering recent texts' estimates.
+
+    A conversation resends its whole history with every turn (an agent's transcript comes back one
+    step longer each time), so most messages of a long chat were estimated before; looking one up
+    costs one hash of the text, a tenth of reading it for pieces. Keyed by the text's hash, not the
+    text: no prompt is kept beyond its request (two texts of one 64-bit hash would share an estimate,
+    which settlement corrects anyway). At most ``entries`` are held; when full, all are forgotten.
+    A text longer than ``2 * SAMPLE`` is estimated from samples, cheaper than hashing it whole."""
+
+    __slots__ = ("_known", "_entries")
+
+    def __init__(self, entries: int = 65_536) -> None:
+        self._known: dict[int, int] = {}
+        self._entries = entries
+
+    def __call__(self, text: str) -> int:
+        if len(text) > 2 * SAMPLE:
+            return estimate_tokens(text)
+        key = hash(text)
+        known = self._known
+        tokens = known.get(key)
+        if tokens is None:
+            tokens = estimate_tokens(text)
+            if len(known) >= self._entries:
+                known.clear()
+            known[key] = tokens
+        return tokens
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+
 def _estimate(text: str) -> int:
     if not text:
         return 0

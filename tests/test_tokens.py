@@ -10,7 +10,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy.tokens import estimate_tokens
+from proxy.tokens import SAMPLE, EstimateCache, estimate_tokens
 
 # Words, digit groups of at most 3, single symbols ('_' and whitespace are none).
 _PIECE_ASCII = re.compile(r"[A-Za-z]+|[0-9]{1,3}|[^A-Za-z0-9_\s\x1c-\x1f]", re.ASCII)
@@ -65,3 +65,14 @@ def test_long_text_is_sampled_not_read_whole() -> None:
     paragraph = "The river carries silt to the delta, where it settles into new land. " * 30
     short, long = estimate_tokens(paragraph), estimate_tokens(paragraph * 50)
     assert 45 * short <= long <= 55 * short  # scaled from samples, within a few percent
+
+
+def test_the_cache_gives_the_estimate_and_holds_a_bounded_number() -> None:
+    cache = EstimateCache(entries=50)
+    history = [f"Turn {i}: the river carries silt to delta number {i}, where it settles." for i in range(120)]
+    long_text = "A long retrieved passage about estuaries. " * (2 * SAMPLE // 40 + 5)
+    for turn in range(1, len(history) + 1):  # a conversation resending its history every turn
+        for text in [*history[:turn][-30:], long_text]:
+            assert cache(text) == estimate_tokens(text)
+        assert len(cache) <= 50
+    assert len(cache) > 0
