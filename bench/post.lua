@@ -1,17 +1,18 @@
--- wrk script: POST a ~1 KB chat body; rotate among the keys in SLUICE_BENCH_KEYS (comma-separated).
+-- wrk script: POST a ~1 KB chat body (a new one each time); rotate among the keys in SLUICE_BENCH_KEYS (comma-separated).
 local body_text = string.rep("Summarise the following passage about river deltas and sediment. ", 14)
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local stream = os.getenv("SLUICE_BENCH_STREAM") == "1"
-wrk.body = '{"model":"stub-model","max_tokens":200,"stream":' .. (stream and "true" or "false") ..
-  ',"messages":[{"role":"user","content":"' .. body_text .. '"}]}'
+local head = '{"model":"stub-model","max_tokens":200,"stream":' .. (stream and "true" or "false") ..
+  ',"messages":[{"role":"user","content":"' .. body_text .. ' (request '
 local keys = {}
 for k in string.gmatch(os.getenv("SLUICE_BENCH_KEYS") or "sk-bench-0", "([^,]+)") do keys[#keys + 1] = k end
 local i = 0
+-- Every body differs (a number at the end of the message): no cache in the proxy sees a text twice.
 request = function()
   i = i + 1
   wrk.headers["Authorization"] = "Bearer " .. keys[(i % #keys) + 1]
-  return wrk.format()
+  return wrk.format(nil, nil, nil, head .. i .. ')"}]}')
 end
 -- The nginx stub (bench/compare.py) cannot read the body: tell it by header which answer to send.
 if stream then wrk.headers["X-Bench-Stream"] = "1" end
