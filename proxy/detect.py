@@ -81,7 +81,7 @@ FLAG_COUNTERS = (
     (COT, 1), (CAPABILITY, 2), (GRADER, 3), (LOGPROB_HIGH, 4), (LOGPROB_PROBE, 5), (BIAS, 6),
     (HOT_SAMPLING, 7), (PINNED, 8), (TOOLS, 9), (SEEDED, 10), (FLAVORED, 15), (CLOSED, 16), (STANDALONE, 17),
 )  # fmt: skip
-REVISITS = 18  # counted by the window, not by a flag: see ``revisits``
+REVISITS = len(SHORT_COUNTERS) - 1  # counted by the window, not by a flag (``revisits``); admit.lua: the last
 # Subjects of stand-alone questions: how many an account's window remembers, how far back a
 # question "returns" to one, and from how many it is the account's habit (a word of its own
 # phrasing, or its one field of work) rather than a subject revisited.
@@ -109,7 +109,6 @@ def revisits(remembered: Sequence[tuple[int, ...]], words: tuple[int, ...]) -> b
                     return True
                 break
     return False
-
 
 
 # The records below are built for every request: NamedTuples, immutable like a frozen dataclass but
@@ -372,7 +371,7 @@ def signal_values(w: Window, campaign: Campaign) -> dict[str, float]:
     values["volume"] = _ramp(math.log10(completion24 + 1.0), 5.0, 6.3) * _ramp(long_share, 0.2, 0.6)
     values["flavored_volume"] = _ramp(daily_rate(w.long_counters[2], w.age), 36.0, 50.0)
     # A topic plan swept by aspects: stand-alone questions that keep returning, in other words, to the
-    # subject of the one before ("explain X", "the history of X", "X's open problems"), subject after
+    # subject of one just before ("explain X", "the history of X", "X's open problems"), subject after
     # subject. A person asks about one subject within a conversation (follow-ups are no stand-alone
     # questions) and moves on; a field of work or a phrasing habit recurs everywhere (SUBJECT_HABIT).
     values["subject_sweep"] = (_ramp(revisited / (standalone + 1.0), 0.25, 0.5) * _ramp(revisited, 2.0, 6.0)

@@ -274,10 +274,8 @@ _ASK_WORDS = frozenset(
     work works find read good best better important everything complete comprehensive relevant including
     covering overview summary summarize describe provide""".split()
 )
-SUBJECT_MAX_WORDS = 150  # a longer prompt carries a document, not a question about one subject
-
-
 _NOT_SUBJECT = _ASK_WORDS | TRIGGER_WORDS
+SUBJECT_MAX_WORDS = 150  # a longer prompt carries a document, not a question about one subject
 
 
 def subject_of(word_list: list[str]) -> int:

@@ -267,7 +267,6 @@ end
 -- A stand-alone question's subject: three 16-bit word hashes (a 48-bit number, exact in a Lua
 -- number). It revisits when a word of it is in one of the last SUBJECT_RECENT subjects and in
 -- fewer than SUBJECT_HABIT of all remembered (detect.py revisits).
-local subjects_s = stored[12]
 if subject ~= 0 then
   local function words_of(x)
     local w = {}
@@ -279,8 +278,8 @@ if subject ~= 0 then
     return w
   end
   local remembered = {}
-  if subjects_s then
-    for x in string.gmatch(subjects_s, '%S+') do
+  if stored[12] then
+    for x in string.gmatch(stored[12], '%S+') do
       remembered[#remembered + 1] = tonumber(x)
     end
   end
@@ -309,7 +308,7 @@ if subject ~= 0 then
   for i = first, #remembered do
     kept[#kept + 1] = string.format('%d', remembered[i])
   end
-  subjects_s = table.concat(kept, ' ')
+  redis.call('HSET', KEYS[5], 'subj', table.concat(kept, ' '))
 end
 
 -- The ring: fields compared as decimal strings (Python's canonical int form),
@@ -418,9 +417,6 @@ end
 redis.call('HSET', KEYS[5], 't', fmt(t), 'last', fmt(last), 'gap_mean', fmt(gap_mean), 'gap_var', fmt(gap_var),
            'gaps', int(gaps), 'short', table.concat(short_s, ' '), 'long', table.concat(long_s, ' '),
            'hours', table.concat(hours_s, ' '), 'since', since)
-if subjects_s then
-  redis.call('HSET', KEYS[5], 'subj', subjects_s)
-end
 redis.call('PEXPIRE', KEYS[5], det_ttl)
 
 local stats = {#ring, same_query, same_skeleton, recurring, n_topics, n_langs,
