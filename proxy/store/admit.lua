@@ -239,7 +239,23 @@ local risk = stored[6] or '0'
 local risk_t = stored[7] or '0'
 local short = numbers(stored[8], n_short, 1)
 local long = numbers(stored[9], n_long, 1)
-local hours = numbers(stored[10], 24, 0)
+-- The hour slots as numbers (the active count) and as stored text: only the slot written now is
+-- formatted anew (string.format is the dearest step of this script; the other 23 go back as they came).
+local hours, hours_text = {}, {}
+do
+  local h = 0
+  if stored[10] then
+    for x in string.gmatch(stored[10], '%S+') do
+      hours[h] = tonumber(x)
+      hours_text[h + 1] = x
+      h = h + 1
+    end
+  end
+  for j = h, 23 do
+    hours[j] = 0
+    hours_text[j + 1] = '0'
+  end
+end
 local since = stored[11] or fmt(now)
 
 -- Decay to now (only forward in time), then count this request.
@@ -330,7 +346,11 @@ local sk_open, sk_close = math.floor(sk / 65536), sk % 65536
 -- last user turn of a tool-calling conversation) is one prompt, not a template filled twice.
 local open_n, close_n = {[sk_open] = 1}, {[sk_close] = 1}
 local ends = {}
-local prompts = {[query .. ':' .. skeleton] = true}
+-- A prompt is (query, skeleton). Nearly always one query has one skeleton, so a prompt is found by
+-- its query (no string built per entry); a query seen with another skeleton (a hash collision, or
+-- the conformance suite's made-up pairs) falls back to the pair as one string.
+local first_skeleton = {[query] = skeleton}
+local pairs_seen = {}
 local ring = redis.call('LRANGE', KEYS[6], 0, -1)
 for _, entry in ipairs(ring) do
   local q, s, tp, l, b, sd = split(entry)
@@ -341,9 +361,16 @@ for _, entry in ipairs(ring) do
       seed_sweep = seed_sweep + 1
     end
   end
-  local prompt = q .. ':' .. s
-  if not prompts[prompt] then
-    prompts[prompt] = true
+  local first = first_skeleton[q]
+  local new_prompt = first == nil
+  if new_prompt then
+    first_skeleton[q] = s
+  elseif first ~= s then
+    local pair = q .. ':' .. s
+    new_prompt = not pairs_seen[pair]
+    pairs_seen[pair] = true
+  end
+  if new_prompt then
     local so, sc = math.floor(sn / 65536), sn % 65536
     if (sk_open ~= 0 and so == sk_open) or (sk_close ~= 0 and sc == sk_close) then
       same_skeleton = same_skeleton + 1
@@ -396,6 +423,7 @@ end
 last = math.max(last, now)
 local slot = floordiv(now, HOUR) % 24
 hours[slot] = now
+hours_text[slot + 1] = fmt(now)
 local active = 0
 for h = 0, 23 do
   if hours[h] ~= 0 and now - hours[h] < DAY then
@@ -410,13 +438,9 @@ end
 for i = 1, n_long do
   long_s[i] = fmt(long[i])
 end
-local hours_s = {}
-for h = 0, 23 do
-  hours_s[h + 1] = fmt(hours[h])
-end
 redis.call('HSET', KEYS[5], 't', fmt(t), 'last', fmt(last), 'gap_mean', fmt(gap_mean), 'gap_var', fmt(gap_var),
            'gaps', int(gaps), 'short', table.concat(short_s, ' '), 'long', table.concat(long_s, ' '),
-           'hours', table.concat(hours_s, ' '), 'since', since)
+           'hours', table.concat(hours_text, ' '), 'since', since)
 redis.call('PEXPIRE', KEYS[5], det_ttl)
 
 local stats = {#ring, same_query, same_skeleton, recurring, n_topics, n_langs,
