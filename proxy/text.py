@@ -8,7 +8,6 @@ of the retrieved passages).
 
 from __future__ import annotations
 
-import heapq
 import re
 import zlib
 from collections import Counter
@@ -253,13 +252,14 @@ def topic_hash(word_list: list[str]) -> int:
     Robust to small rewordings (unlike the exact text) and blind to a
     template's fixed words (they sit in the opening)."""
     body = set(word_list[5:120]) or set(word_list)
-    if len(body) > 3:
-        # Sorting lengths runs in C; only the few words at the cut need the full key.
-        cut = sorted(map(len, body))[-3]
-        body = {w for w in body if len(w) >= cut}
-        if len(body) > 3:
-            body = set(heapq.nlargest(3, body, key=lambda w: (len(w), w)))
-    return short_hash(" ".join(sorted(body)))
+    return short_hash(" ".join(sorted(longest_first(body)[:3])))
+
+
+def longest_first(words: set[str]) -> list[str]:
+    """``words`` longest first, the alphabetically last on a tie: two sorts in C (the second is stable)."""
+    ordered = sorted(words, reverse=True)
+    ordered.sort(key=len, reverse=True)
+    return ordered
 
 
 # The words an ask is made of rather than what it is about: function words of four letters and
@@ -286,11 +286,8 @@ def subject_of(word_list: list[str]) -> int:
     spaces to find words by. 48 bits: exact in a Lua number (admit.lua compares the thirds)."""
     if len(word_list) > SUBJECT_MAX_WORDS:
         return 0
-    # Longest first, the alphabetically last on a tie: two sorts in C (the second is stable).
-    ordered = sorted(set(word_list) - _NOT_SUBJECT, reverse=True)
-    ordered.sort(key=len, reverse=True)
     thirds = []
-    for w in ordered:
+    for w in longest_first(set(word_list) - _NOT_SUBJECT):
         if len(w) < 4:
             break
         if w.isalpha() and w < "\u2e80":
