@@ -17,9 +17,11 @@ random ``obfuscation`` string at the end): once one such chunk has been parsed,
 the tap keeps its bytes around the content string as a template. An event that
 is the template's bytes with a valid JSON string body in each hole parses to
 the template's object with other strings in them, so it is read from its bytes:
-one generated chunk if its content is not empty. Anything else (the usage
-chunk, a finish reason, another shape, an escape the check below does not
-prove valid) is parsed as before.
+one generated chunk if its content is not empty. Consecutive such events with
+content are read as a run, in one regular-expression call that compares each
+with the template by backreference. Anything else (the usage chunk, a finish
+reason, another shape, an escape the check below does not prove valid) is
+parsed as before.
 """
 
 from __future__ import annotations
@@ -37,7 +39,16 @@ _DELTA_FIELDS = ("content", "reasoning_content", "reasoning", "tool_calls", "ref
 # character, only the simple escapes and \u escapes outside the surrogates (a surrogate pair is valid
 # JSON; it is just not proven here, so such an event is parsed). Possessive: no backtracking. The
 # bytes must also be valid UTF-8, checked apart.
-_STRING_BODY = re.compile(rb'(?:[^"\\\x00-\x1f]++|\\["\\/bfnrt]|\\u(?![dD][89a-fA-F])[0-9a-fA-F]{4})*+')
+_BODY = rb'(?:[^"\\\x00-\x1f]++|\\["\\/bfnrt]|\\u(?![dD][89a-fA-F])[0-9a-fA-F]{4})'
+_STRING_BODY = re.compile(_BODY + rb"*+")
+# A run of events that fit the template, each with content, in one C call: the template's parts come
+# first in the subject, between NULs (no event's bytes hold one: JSON has no raw control characters),
+# and each event must repeat them (backreferences) around its holes. With and without a second hole.
+_RUN = re.compile(rb"\x00([^\x00]*+)\x00([^\x00]*+)\x00(?:\1" + _BODY + rb"++\2)*+")
+_RUN_MISSES = 4
+_RUN2 = re.compile(
+    rb"\x00([^\x00]*+)\x00([^\x00]*+)\x00([^\x00]*+)\x00(?:\1" + _BODY + rb"++\2" + _BODY + rb"*+\3)*+"
+)
 _CONTENT_KEY = b'"content":"'
 
 
@@ -73,7 +84,7 @@ def _utf8(body: bytes) -> bool:
 
 
 class StreamTap:
-    __slots__ = ("_buffer", "usage", "chunks", "done", "drop_usage_chunk", "shaper", "_shaped", "_template")
+    __slots__ = ("_buffer", "usage", "chunks", "done", "drop_usage_chunk", "shaper", "_shaped", "_template", "_run")
 
     def __init__(self, drop_usage_chunk: bool, shaper: StreamShaper | None = None) -> None:
         self._buffer = bytearray()
@@ -87,6 +98,8 @@ class StreamTap:
         # bytes up to the content string's body; from its end to the last string's body (None: no such
         # hole); the rest of the event after the last hole and the blank line ending it.
         self._template: tuple[bytes, bytes | None, bytes] | None = None
+        # The template as _RUN or _RUN2 reads it: the pattern and the prefix of parts it is matched after.
+        self._run: tuple[re.Pattern[bytes], bytes] | None = None
 
     def feed(self, data: bytes) -> bytes:
         """Take bytes from the upstream; return the whole events to forward."""
@@ -117,8 +130,23 @@ class StreamTap:
             match = _STRING_BODY.match
             ascii_data = data.isascii()
             read = 0  # generated chunks read from templated events
+            # Runs tried that read nothing: each copies the rest of ``data``, so a stream whose content
+            # chunks alternate with empty ones falls back to reading them one by one.
+            misses = 0
             while True:
                 if template is not None and data.startswith(template[0], start):
+                    run_of = self._run
+                    if run_of is not None and misses < _RUN_MISSES:
+                        pattern, prefix = run_of
+                        rest = memoryview(data)[start:] if start else data
+                        stop = start + pattern.match(b"".join((prefix, rest))).end() - len(prefix)  # type: ignore[union-attr]
+                        # Each such event is one line ending in the template's "\n\n", its only line feeds
+                        # (a hole holds no control character): counted by those (one byte counts fastest).
+                        if stop > start and (ascii_data or _utf8(data[start:stop])):
+                            read += data.count(b"\n", start, stop) >> 1
+                            start = stop
+                            continue
+                        misses += 1
                     # The template's bytes around its holes (its tail with the blank line after it),
                     # each hole a valid string body and the whole valid UTF-8 (see the module's
                     # docstring): read without parsing. A hole's match stops at a "\n", so the event
@@ -224,6 +252,11 @@ class StreamTap:
             if last > close and event[last - 1 : last] == b":":
                 template = (event[:at], event[close : last + 1], b'"}\n\n')
         self._template = template
+        head, middle, tail = template
+        if middle is None:
+            self._run = (_RUN, b"\x00%s\x00%s\x00" % (head, tail))
+        else:
+            self._run = (_RUN2, b"\x00%s\x00%s\x00%s\x00" % (head, middle, tail))
         return template
 
     def _cut(self, parts: list[bytes] | None, kept: bytes) -> list[bytes]:

@@ -95,3 +95,34 @@ def test_the_template_reads_a_stream_of_content_chunks() -> None:
         raw = b"".join(c + b"\n\n" for c in chunks * 3)
         assert tap.feed(raw) == raw
         assert tap.chunks == 9 and tap._template is not None
+
+
+@FUZZ
+@given(events=_template_stream, data=st.data())
+def test_runs_of_templated_chunks_read_alike_however_the_bytes_were_split(
+    events: list[bytes], data: st.DataObject
+) -> None:
+    """Content chunks that fit the template are read a run at a time, across reads: the same count,
+    usage and bytes as the general framing, whatever the holes hold and wherever a read ends."""
+    raw = b"".join(e + b"\n\n" for e in events * 3)
+    cuts = sorted(set(data.draw(st.lists(st.integers(0, len(raw)), max_size=8))))
+    bounds = [0, *cuts, len(raw)]
+    tap = StreamTap(drop_usage_chunk=False)
+    out = b"".join(tap.feed(raw[a:b]) for a, b in zip(bounds, bounds[1:])) + tap.flush()
+    general = _read(events * 3, b"\r\n\r\n", False)
+    assert (tap.usage, tap.chunks, tap.done) == general[:3]
+    assert out == raw
+
+
+def test_a_run_stops_at_a_chunk_that_only_looks_like_the_template() -> None:
+    """A run reads content chunks up to one whose hole the byte check does not prove valid (here a
+    surrogate pair escape): that one is parsed, and the usage chunk after the run still read and dropped."""
+    good = _HEAD + b'{"content":"word "' + _TAIL + b"}"
+    odd = _HEAD + b'{"content":"\\ud83d\\ude00"' + _TAIL + b"}"
+    usage = b'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":7,"total_tokens":10}}'
+    events = [good] * 5 + [odd] + [good] * 5 + [usage]
+    tap = StreamTap(drop_usage_chunk=True)
+    out = tap.feed(b"".join(e + b"\n\n" for e in events))
+    assert tap.chunks == 11
+    assert tap.usage is not None and tap.usage.completion == 7
+    assert out == b"".join(e + b"\n\n" for e in events[:-1])
