@@ -26,6 +26,7 @@ and "how much output is taken".
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -113,6 +114,22 @@ def revisits(remembered: Sequence[tuple[int, ...]], words: tuple[int, ...]) -> b
 
 # The records below are built for every request: NamedTuples, immutable like a frozen dataclass but
 # built in a quarter of the time (a frozen dataclass sets each field through object.__setattr__).
+# Past this size a seed is known by a hash (seed_key).
+_EXACT_SEED = 2**52
+
+
+def seed_key(seed: int | None) -> int:
+    """The seed as the ring keeps it: the request's seed + 1 (0: none), a number a double holds
+    exactly (Redis's Lua has no other kind). A seed past 2**52 in size (clients may send up to
+    2**64) is known by a 32-bit hash above that range: only equality matters (a seed sweep)."""
+    if seed is None:
+        return 0
+    key = seed + 1
+    if -_EXACT_SEED < key < _EXACT_SEED:
+        return key
+    return _EXACT_SEED + zlib.crc32(str(seed).encode())
+
+
 class Observation(NamedTuple):
     """One request, as the detector and the store see it."""
 
@@ -122,7 +139,7 @@ class Observation(NamedTuple):
     topic: int
     lang: int
     bias: int  # hash of the biased token set; 0 without logit_bias
-    seed: int  # the request's seed + 1; 0 without one
+    seed: int  # seed_key: the request's seed + 1; 0 without one
     system: int  # campaign fingerprint of the system prompt; 0 if too short to mean anything
     template: int  # campaign fingerprint of the prompt's opening; 0 if too short
     suffix: int  # campaign fingerprint of the prompt's closing instruction; 0 if too short
@@ -291,7 +308,7 @@ def observe(
         topic=topic_hash(word_list),
         lang=LANGUAGE_ID[language(lower, word_list)],
         bias=bias,
-        seed=(features.seed + 1) if features.seed is not None else 0,
+        seed=seed_key(features.seed),
         system=(short_hash(system) or 1) if len(system) >= 40 else 0,
         # The template ends tie the accounts of a sweep together. Strangers share an opening
         # ("what is the difference between"), so an account is tied only by its own habit.

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from proxy.config import Config, parse_config
-from proxy.detect import Assessment, combine
+from proxy.detect import Assessment, combine, seed_key
 from proxy.gate import judge, outcome, plan
 from proxy.policy import Decision
 from proxy.request import CHAT, features_of
@@ -700,3 +700,13 @@ def test_a_subject_survives_rewording_and_ignores_the_words_of_asking() -> None:
     assert not words("Could you please explain this in more detail? Thanks!")
     assert not words("请详细解释明治维新的历史背景")  # no spaces to find words by
     assert not words(" ".join(["word"] * 151))  # a document, not a question
+
+
+def test_a_seed_of_any_size_is_kept_as_a_number_a_double_holds() -> None:
+    """The ring keeps seeds as doubles (Redis's Lua has no other number): a client's seed past 2**52
+    is known by a hash, still told apart from every other seed, and small seeds stay themselves + 1."""
+    seeds = [0, 41, -7, 2**52, 2**53 + 1, 2**63, 2**64 - 1, -(2**63)]
+    keys = [seed_key(s) for s in seeds]
+    assert keys[:3] == [1, 42, -6] and seed_key(None) == 0
+    assert all(abs(k) < 2**53 and int(float(k)) == k for k in keys)
+    assert len(set(keys)) == len(keys)

@@ -693,7 +693,7 @@ async def test_detection_keys_have_ttls_and_the_ring_is_bounded(redis_backend: B
     novel = fingerprinted()._replace(system=5, template=6, suffix=8, infra=7)
     assert not (await store.admit(ACCOUNT, limits, 10, NOON + 100, lease(), novel)).allowed
     prefix = redis_backend.prefix
-    suffixes = ("gcra", "d:20250314", "m:202503", "lease", "det", "ring")
+    suffixes = ("gcra", "d:20250314", "m:202503", "lease", "detbin", "ringbin")
     account = [f"{prefix}{{a:{ACCOUNT}}}:{suffix}" for suffix in suffixes]
     campaign = [f"{prefix}{{c:{kind}:{fp}}}{acc}" for kind, fp in FINGERPRINTS for acc in ("", ":acc")]
     keys = await _keys(redis_backend)
@@ -702,7 +702,7 @@ async def test_detection_keys_have_ttls_and_the_ring_is_bounded(redis_backend: B
         assert await client.pttl(key) > 0, key
     det_ttl = await client.pttl(account[4])
     assert 2 * 86400_000 < det_ttl <= 3 * 86400_000
-    assert await client.llen(account[5]) == RING
+    assert await client.strlen(account[5]) == RING * 25  # RING entries of 25 bytes
     assert len({key_slot(k.encode()) for k in campaign[::2]}) == len(FINGERPRINTS)  # one slot per fingerprint
 
 
@@ -833,9 +833,9 @@ async def test_reset_and_unblock_touch_only_that_accounts_keys(redis_backend: Ba
         await redis_backend.store.admit(account, limits, 10, NOON, lease(), fingerprinted(1))
     before = set(await _keys(redis_backend))
     mine = {k for k in before if b"{a:acct}" in k}
-    assert {k.rsplit(b":", 1)[-1] for k in mine} >= {b"det", b"ring", b"gcra", b"lease"}
+    assert {k.rsplit(b":", 1)[-1] for k in mine} >= {b"detbin", b"ringbin", b"gcra", b"lease"}
     await redis_backend.store.unblock(ACCOUNT)
-    assert set(await _keys(redis_backend)) == before - {k for k in mine if k.endswith((b":det", b":ring"))}
+    assert set(await _keys(redis_backend)) == before - {k for k in mine if k.endswith((b":detbin", b":ringbin"))}
     await redis_backend.store.reset(ACCOUNT, NOON)
     assert set(await _keys(redis_backend)) == before - mine  # the other account and the campaigns untouched
     await redis_backend.store.allowlist(ACCOUNT, None)

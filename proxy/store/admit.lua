@@ -13,11 +13,8 @@
 --   2 day counter   (tokens used on the UTC day of ARGV[1])
 --   3 month counter (tokens used in the UTC month of ARGV[1])
 --   4 lease zset    (lease id -> expiry)
---   5 detection hash: t, last, gap_mean, gap_var, gaps, risk, risk_t, since (the first
---     request's time), subj (the last subjects of stand-alone questions, oldest first), and the
---     vectors short (N counters), long (M counters), hours (24 slots: when each
---     hour of the day last saw traffic), each its numbers separated by spaces
---   6 ring list (the last ARGV[16] observations, oldest first)
+--   5 detection state: one string of doubles (state.lua, prepended), read and written whole
+--   6 ring string (the last ARGV[16] observations, oldest first): fixed-size records, RECORD below
 --   then, standalone only, two keys per campaign fingerprint (KEYS 7 and 8, 9 and 10, ...):
 --     its hash (t, requests, flavored) and its set of at most a cap of account ids.
 --     These are in other slots: a cluster refuses them, so it never sends them.
@@ -43,12 +40,13 @@
 --   ARGV[4] with fingerprint keys only: "flavored(1|0) half-life(s) accounts-cap ttl(s)"
 --   ARGV[5] with fingerprint keys only: the account id (what the fingerprints' sets hold)
 -- wire.lua, prepended when the script is loaded, unpacks them into the layout above.
+-- state.lua and fingerprint.lua follow it.
 --
 -- Returns {allowed 0|1, too_large 0|1, request TAT, token TAT (after the call),
 --          then one wait per limit in LIMIT_ORDER: concurrency, requests/min,
 --          tokens/min, tokens/day, tokens/month (false: that limit passed)},
--- and when admitted with an observation, appended, one string of numbers separated by
--- spaces (one bulk reply is cheaper to send and to read than ~35): the N short and M long
+-- and when admitted with an observation, appended, one string of doubles (struct, big-endian:
+-- one bulk reply, no number formatted or parsed as text): the N short and M long
 -- counters, ring, same_query, same_skeleton, recurring_templates,
 -- distinct_topics, distinct_langs, biased, distinct_bias, seed_sweep,
 -- gap_mean, gap_var, gaps, active_hours, risk, risk_t (the stored risk and
@@ -208,55 +206,16 @@ local function floordiv(x, y)
   return floor
 end
 
-local function split(entry)
-  return string.match(entry, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*)$')
-end
+-- A ring entry: query, skeleton, topic, lang, bias, seed, as struct packs them (big-endian, no padding):
+-- numbers, not text, so the ring is read without a string made per field (a list of "q,s,t,l,b,seed"
+-- entries split per request was half of this script's time). Every field fits a double exactly
+-- (the seed: detect.py seed_key).
+local RECORD, RECORD_SIZE = '>I4I4I4BI4d', 25
 
--- Vectors (the counters, the hour slots) are one field each, numbers separated
--- by spaces: a hash of a few fields stays cheap to read and write whole.
-local function numbers(packed, n, base)
-  local v, i = {}, base
-  if packed then
-    for x in string.gmatch(packed, '%S+') do
-      v[i] = tonumber(x)
-      i = i + 1
-    end
-  end
-  for j = i, n + base - 1 do
-    v[j] = 0
-  end
-  return v
-end
-
-local stored = redis.call('HMGET', KEYS[5], 't', 'last', 'gap_mean', 'gap_var', 'gaps', 'risk', 'risk_t',
-                          'short', 'long', 'hours', 'since', 'subj')
-local t = tonumber(stored[1]) or 0
-local last = tonumber(stored[2]) or 0
-local gap_mean = tonumber(stored[3]) or 0
-local gap_var = tonumber(stored[4]) or 0
-local gaps = tonumber(stored[5]) or 0
-local risk = stored[6] or '0'
-local risk_t = stored[7] or '0'
-local short = numbers(stored[8], n_short, 1)
-local long = numbers(stored[9], n_long, 1)
--- The hour slots as numbers (the active count) and as stored text: only the slot written now is
--- formatted anew (string.format is the dearest step of this script; the other 23 go back as they came).
-local hours, hours_text = {}, {}
-do
-  local h = 0
-  if stored[10] then
-    for x in string.gmatch(stored[10], '%S+') do
-      hours[h] = tonumber(x)
-      hours_text[h + 1] = x
-      h = h + 1
-    end
-  end
-  for j = h, 23 do
-    hours[j] = 0
-    hours_text[j + 1] = '0'
-  end
-end
-local since = stored[11] or fmt(now)
+local st = state_read(redis.call('GET', KEYS[5]), n_short, n_long)
+local t, last, gap_mean, gap_var, gaps = st.t, st.last, st.gap_mean, st.gap_var, st.gaps
+local short, long, hours = st.short, st.long, st.hours
+local since = st.since or now
 
 -- Decay to now (only forward in time), then count this request.
 if t ~= 0 then
@@ -293,12 +252,7 @@ if subject ~= 0 then
     end
     return w
   end
-  local remembered = {}
-  if stored[12] then
-    for x in string.gmatch(stored[12], '%S+') do
-      remembered[#remembered + 1] = tonumber(x)
-    end
-  end
+  local remembered = st.subjects
   local in_all, in_recent = {}, {}
   for i, x in ipairs(remembered) do
     local seen = {}
@@ -322,42 +276,45 @@ if subject ~= 0 then
   local first = math.max(#remembered - SUBJECTS + 1, 1)
   local kept = {}
   for i = first, #remembered do
-    kept[#kept + 1] = string.format('%d', remembered[i])
+    kept[#kept + 1] = remembered[i]
   end
-  redis.call('HSET', KEYS[5], 'subj', table.concat(kept, ' '))
+  st.subjects = kept
 end
 
--- The ring: fields compared as decimal strings (Python's canonical int form),
--- so hashes and seeds of any size compare exactly.
-local query, skeleton, topic, lang, bias, seed = split(ARGV[19])
+-- The ring: this request's entry, then the stored ones.
+local query, skeleton, topic, lang, bias, seed = string.match(ARGV[19], '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*)$')
+query, skeleton, topic, lang, bias, seed = tonumber(query), tonumber(skeleton), tonumber(topic), tonumber(lang),
+                                           tonumber(bias), tonumber(seed)
 local same_query, same_skeleton, biased, seed_sweep = 0, 0, 0, 0
 local topics, langs, biases = {[topic] = true}, {[lang] = true}, {}
 local n_topics, n_langs, n_biases = 1, 1, 0
-if bias ~= '0' then
+if bias ~= 0 then
   biases[bias] = true
   n_biases = 1
 end
 -- A skeleton is a template's opening (high 16 bits) and closing (low 16 bits), 0 where
 -- there is none: requests of one template share at least one (proxy/text.py template_stats).
-local sk = tonumber(skeleton)
-local sk_open, sk_close = math.floor(sk / 65536), sk % 65536
+local sk_open, sk_close = math.floor(skeleton / 65536), skeleton % 65536
 -- Recurring templates: requests whose opening or closing another remembered request shares.
 -- Counted over distinct prompts (query hashes), this one once: an exact repeat (a retry, the
 -- last user turn of a tool-calling conversation) is one prompt, not a template filled twice.
 local open_n, close_n = {[sk_open] = 1}, {[sk_close] = 1}
 local ends = {}
 -- A prompt is (query, skeleton). Nearly always one query has one skeleton, so a prompt is found by
--- its query (no string built per entry); a query seen with another skeleton (a hash collision, or
--- the conformance suite's made-up pairs) falls back to the pair as one string.
+-- its query; a query seen with another skeleton (a hash collision, or the conformance suite's
+-- made-up pairs) falls back to the pair as one string.
 local first_skeleton = {[query] = skeleton}
 local pairs_seen = {}
-local ring = redis.call('LRANGE', KEYS[6], 0, -1)
-for _, entry in ipairs(ring) do
-  local q, s, tp, l, b, sd = split(entry)
-  local sn = tonumber(s)
+local ring = redis.call('GET', KEYS[6]) or ''
+local ring_n = math.floor(#ring / RECORD_SIZE)
+local unpack_record = struct.unpack
+local at = 1
+for _ = 1, ring_n do
+  local q, s, tp, l, b, sd
+  q, s, tp, l, b, sd, at = unpack_record(RECORD, ring, at)
   if q == query then
     same_query = same_query + 1
-    if sd ~= '0' and seed ~= '0' and sd ~= seed then
+    if sd ~= 0 and seed ~= 0 and sd ~= seed then
       seed_sweep = seed_sweep + 1
     end
   end
@@ -371,7 +328,7 @@ for _, entry in ipairs(ring) do
     pairs_seen[pair] = true
   end
   if new_prompt then
-    local so, sc = math.floor(sn / 65536), sn % 65536
+    local so, sc = math.floor(s / 65536), s % 65536
     if (sk_open ~= 0 and so == sk_open) or (sk_close ~= 0 and sc == sk_close) then
       same_skeleton = same_skeleton + 1
     end
@@ -388,7 +345,7 @@ for _, entry in ipairs(ring) do
     langs[l] = true
     n_langs = n_langs + 1
   end
-  if b ~= '0' then
+  if b ~= 0 then
     biased = biased + 1
     if not biases[b] then
       biases[b] = true
@@ -404,9 +361,12 @@ for i = 1, #ends, 2 do
     recurring = recurring + 1
   end
 end
-redis.call('RPUSH', KEYS[6], ARGV[19])
-redis.call('LTRIM', KEYS[6], -ring_size, -1)
-redis.call('PEXPIRE', KEYS[6], det_ttl)
+-- Pushed, and the oldest dropped past the ring's size: one write.
+local drop = ring_n + 1 - ring_size
+if drop > 0 then
+  ring = string.sub(ring, drop * RECORD_SIZE + 1)
+end
+redis.call('SET', KEYS[6], ring .. struct.pack(RECORD, query, skeleton, topic, lang, bias, seed), 'PX', det_ttl)
 
 -- Pacing: an EWMA of log(1 + seconds between requests).
 if last ~= 0 then
@@ -423,7 +383,6 @@ end
 last = math.max(last, now)
 local slot = floordiv(now, HOUR) % 24
 hours[slot] = now
-hours_text[slot + 1] = fmt(now)
 local active = 0
 for h = 0, 23 do
   if hours[h] ~= 0 and now - hours[h] < DAY then
@@ -431,22 +390,25 @@ for h = 0, 23 do
   end
 end
 
-local short_s, long_s = {}, {}
+st.t, st.last, st.gap_mean, st.gap_var, st.gaps, st.since = t, last, gap_mean, gap_var, gaps, since
+state_write(KEYS[5], st, det_ttl)
+
+-- The window, as doubles (see RedisStore._window): the counters, then the ring's statistics and pacing.
+local window = {}
 for i = 1, n_short do
-  short_s[i] = fmt(short[i])
+  window[i] = short[i]
 end
 for i = 1, n_long do
-  long_s[i] = fmt(long[i])
+  window[n_short + i] = long[i]
 end
-redis.call('HSET', KEYS[5], 't', fmt(t), 'last', fmt(last), 'gap_mean', fmt(gap_mean), 'gap_var', fmt(gap_var),
-           'gaps', int(gaps), 'short', table.concat(short_s, ' '), 'long', table.concat(long_s, ' '),
-           'hours', table.concat(hours_text, ' '), 'since', since)
-redis.call('PEXPIRE', KEYS[5], det_ttl)
-
-local stats = {#ring, same_query, same_skeleton, recurring, n_topics, n_langs,
-               biased + ((bias ~= '0') and 1 or 0), n_biases, seed_sweep,
-               fmt(gap_mean), fmt(gap_var), int(gaps), active, risk, risk_t, since}
-reply[10] = table.concat(short_s, ' ') .. ' ' .. table.concat(long_s, ' ') .. ' ' .. table.concat(stats, ' ')
+local stats = {ring_n, same_query, same_skeleton, recurring, n_topics, n_langs,
+               biased + ((bias ~= 0) and 1 or 0), n_biases, seed_sweep,
+               gap_mean, gap_var, gaps, active, st.risk, st.risk_t, since}
+local n = n_short + n_long
+for i = 1, #stats do
+  window[n + i] = stats[i]
+end
+reply[10] = struct.pack(doubles(#window), unpack(window))
 if #KEYS <= 6 then
   return reply
 end

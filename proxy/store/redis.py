@@ -14,13 +14,18 @@ touch all of them):
 - ``sl:{a:A}:d:YYYYMMDD``     tokens used that UTC day
 - ``sl:{a:A}:m:YYYYMM``       tokens used that UTC month
 - ``sl:{a:A}:lease``          zset of lease ids scored by expiry
-- ``sl:{a:A}:det``            hash: detection state, ``t``, ``last``,
-  ``gap_mean``, ``gap_var``, ``gaps``, ``risk``, ``risk_t`` and the vectors
-  ``short``, ``long`` (the decayed counters) and ``hours`` (24 slots), each
-  its numbers separated by spaces (ten fields: cheap to read and write whole),
-  and ``subj``: the subjects of the last stand-alone questions, oldest first
-- ``sl:{a:A}:ring``           list: the last ``RING`` observations, each
-  ``"query,skeleton,topic,lang,bias,seed"``
+- ``sl:{a:A}:detbin``         string: detection state, doubles, big-endian
+  (``_STATE_HEAD``, state.lua): the numbers of short and long counters and of
+  subjects, ``t``, ``last``, ``gap_mean``, ``gap_var``, ``gaps``, ``risk``,
+  ``risk_t``, ``since``, the short and long (decayed) counters, the 24 hour
+  slots and the subjects of the last stand-alone questions, oldest first. It
+  was a hash of numbers as text under ``:det``, until parsing and formatting
+  them was a third of the scripts' time in Redis
+- ``sl:{a:A}:ringbin``        string: the last ``RING`` observations, oldest
+  first, each 25 bytes: query, skeleton, topic, bias as 32-bit unsigned, lang
+  one byte, and the seed a double, big-endian (``_RING_RECORD``). It was a
+  list of ``"query,skeleton,topic,lang,bias,seed"`` under ``:ring``: reading
+  that, Redis made six strings per entry, half of admit.lua's time
 
 and, shared by every replica (its own hash tag):
 
@@ -57,6 +62,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import struct
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -135,8 +141,9 @@ class _Script:
 
     @classmethod
     def load(cls, name: str, *prologues: str) -> _Script:
-        """``prologues``: scripts prepended, in order: wire.lua (packed arguments), fingerprint.lua
-        (the campaign count that admit.lua and campaign.lua share)."""
+        """``prologues``: scripts prepended, in order: wire.lua (packed arguments), state.lua (the
+        detection state's layout), fingerprint.lua (the campaign count that admit.lua and campaign.lua
+        share)."""
         files = resources.files("proxy.store")
         body = b"\n".join(files.joinpath(part).read_bytes() for part in (*prologues, name))
         return cls(body=body, sha=hashlib.sha1(body).hexdigest())  # noqa: S324 - Redis names scripts by sha1
@@ -170,8 +177,9 @@ class _Keys:
             day=f"{base}:d:{day}",
             month=f"{base}:m:{month}",
             lease=f"{base}:lease",
-            det=f"{base}:det",
-            ring=f"{base}:ring",
+            det=f"{base}:detbin",
+            # A string of packed entries (admit.lua RECORD); it was a list under ":ring" before.
+            ring=f"{base}:ringbin",
         )
 
     def admit(self) -> list[str]:
@@ -191,8 +199,8 @@ class RedisStore:
         self._client = client
         self._lease_ttl = float(lease_ttl)
         self._prefix = prefix
-        self._admit = _Script.load("admit.lua", "wire.lua", "fingerprint.lua")
-        self._settle = _Script.load("settle.lua", "wire.lua")
+        self._admit = _Script.load("admit.lua", "wire.lua", "state.lua", "fingerprint.lua")
+        self._settle = _Script.load("settle.lua", "wire.lua", "state.lua")
         self._campaign = _Script.load("campaign.lua", "fingerprint.lua")
         self._campaigns_failing = False  # logged once per run of failures
         # Formatted once, not per request: key names per (account, day, month), the admit
@@ -223,6 +231,8 @@ class RedisStore:
             # whose reply timed out may have run, so a blind retry could reserve twice.
             # The server's breaker and failure policy handle outages instead.
             "retry": Retry(NoBackoff(), 0),
+            # The scripts' replies carry packed doubles: bytes, whatever the URL's query asks.
+            "decode_responses": False,
         }
         if config.url.startswith("rediss://"):
             # The server's certificate is always verified (redis-py's default); these only say against what.
@@ -305,7 +315,7 @@ class RedisStore:
             lease=lease,
             request_tat=float(request_tat),
             token_tat=float(token_tat),
-            window=_window(reply[9].split(), now, half_lives[1]) if observed else None,
+            window=_window(reply[9], now, half_lives[1]) if observed else None,
             campaign=campaign_of(counts) if observed else None,
         )
 
@@ -460,12 +470,12 @@ class RedisStore:
         async def read() -> list[Any]:
             await self._ready()
             pipe = self._client.pipeline(transaction=False)  # one slot: one round trip
-            pipe.hmget(keys.det, list(_DET_FIELDS))
-            pipe.lrange(keys.ring, 0, -1)
+            pipe.get(keys.det)
+            pipe.get(keys.ring)
             return list(await pipe.execute())
 
-        fields, ring = await _guard(read)
-        return _detection_state(fields, ring)
+        state, ring = await _guard(read)
+        return _detection_state(state, ring)
 
     async def reset(self, account: str, now: float) -> None:
         cal = Calendar.at(now)
@@ -674,15 +684,21 @@ def _observation_constants(half_life: float) -> str:
     return f"{float(half_life)!r} {DAY!r} {RING} {GAP_ALPHA!r} {DETECTION_TTL!r}"
 
 
-def _window(reply: Sequence[Any], now: float, risk_half_life: float) -> Window:
+# admit.lua's window reply: the short and long counters, then 16 numbers (ring statistics, pacing, risk).
+_WINDOW_REPLY = struct.Struct(f">{len(SHORT_COUNTERS) + len(LONG_COUNTERS) + 16}d")
+# The detection state's head (state.lua): three counts, then eight numbers.
+_STATE_HEAD = struct.Struct(">11d")
+
+
+def _window(reply: bytes, now: float, risk_half_life: float) -> Window:
     """The Window from admit.lua's detection reply; the stored risk decayed here, as memory does."""
     n, m = len(SHORT_COUNTERS), len(LONG_COUNTERS)
-    values = list(map(float, reply))  # every number in one C loop; the counts are whole numbers, exact as floats
+    values = _WINDOW_REPLY.unpack(reply)  # the counts are whole numbers, exact as doubles
     (ring, same_query, same_skeleton, skeletons, topics, langs, biased, distinct_bias, seed_sweep,
      gap_mean, gap_var, gaps, active, stored, stored_t, since) = values[n + m :]  # fmt: skip
     return Window(
-        counters=tuple(values[:n]),
-        long_counters=tuple(values[n : n + m]),
+        counters=values[:n],
+        long_counters=values[n : n + m],
         ring=int(ring),
         same_query=int(same_query),
         same_skeleton=int(same_skeleton),
@@ -701,34 +717,38 @@ def _window(reply: Sequence[Any], now: float, risk_half_life: float) -> Window:
     )
 
 
-_DET_FIELDS = ("t", "short", "long", "last", "gap_mean", "gap_var", "gaps", "hours", "risk", "risk_t", "since",
-               "subj")
+# admit.lua's RECORD: one ring entry (query, skeleton, topic, lang, bias, seed).
+_RING_RECORD = struct.Struct(">IIIBId")
 
 
-def _detection_state(fields: Sequence[Any], ring: Sequence[bytes]) -> DetectionState | None:
-    """admit.lua's detection hash and ring, read back as the memory store keeps them."""
-    t, short, long, last, gap_mean, gap_var, gaps, hours, risk, risk_t, since, subjects = fields
-    if t is None:
+def _detection_state(state: bytes | None, ring: bytes | None) -> DetectionState | None:
+    """admit.lua's detection state and ring, read back as the memory store keeps them."""
+    if not state:
         return None
+    head = _STATE_HEAD.unpack_from(state)
+    n_short, n_long, n_subjects = (int(x) for x in head[:3])
+    t, last, gap_mean, gap_var, gaps, risk, risk_t, since = head[3:]
+    rest = struct.unpack_from(f">{n_short + n_long + 24 + n_subjects}d", state, _STATE_HEAD.size)
+    short, long = rest[:n_short], rest[n_short : n_short + n_long]
+    hours, subjects = rest[n_short + n_long : n_short + n_long + 24], rest[n_short + n_long + 24 :]
 
-    def vector(packed: bytes | None, n: int) -> tuple[float, ...]:
-        values = [float(x) for x in (packed or b"").split()]
-        return tuple(values + [0.0] * (n - len(values)))
+    def sized(values: tuple[float, ...], n: int) -> tuple[float, ...]:
+        return (values + (0.0,) * n)[:n]  # counters stored by another version: missing ones are 0
 
     return DetectionState(
-        t=float(t),
-        short=vector(short, len(SHORT_COUNTERS)),
-        long=vector(long, len(LONG_COUNTERS)),
-        ring=tuple(tuple(int(x) for x in entry.split(b",")) for entry in ring),
-        last=float(last or 0),
-        gap_mean=float(gap_mean or 0),
-        gap_var=float(gap_var or 0),
-        gaps=int(float(gaps or 0)),
-        hours=vector(hours, 24),
-        risk=float(risk or 0),
-        risk_t=float(risk_t or 0),
-        since=float(since or t),
-        subjects=tuple(int(x) for x in (subjects or b"").split()),
+        t=t,
+        short=sized(short, len(SHORT_COUNTERS)),
+        long=sized(long, len(LONG_COUNTERS)),
+        ring=tuple(tuple(int(x) for x in entry) for entry in _RING_RECORD.iter_unpack(ring or b"")),
+        last=last,
+        gap_mean=gap_mean,
+        gap_var=gap_var,
+        gaps=int(gaps),
+        hours=hours,
+        risk=risk,
+        risk_t=risk_t,
+        since=since,
+        subjects=tuple(int(x) for x in subjects),
     )
 
 

@@ -8,7 +8,7 @@
 -- KEYS (one hash tag, so one cluster slot):
 --   1 gcra hash  2 day counter of the admission's day
 --   3 month counter of the admission's month  4 lease zset
---   5 detection hash (see admit.lua)
+--   5 detection state (state.lua, prepended after wire.lua)
 -- ARGV: 1 now  2 delta (actual - reserved, an integer)  3 lease id ("" if none)
 --       4 tokens/min ("" if unlimited)  5 gcra ttl margin (s)
 --   outcome, optional (ARGV[6] "" or absent: none):
@@ -62,42 +62,35 @@ end
 -- AccountWindow.settle: decay to now, add what was served, store the risk.
 -- Only an account already observed has a window (admit.lua writes t always).
 if ARGV[6] and ARGV[6] ~= '' then
-  local stored = redis.call('HMGET', KEYS[5], 't', 'short', 'long')
-  if stored[1] then
+  local blob = redis.call('GET', KEYS[5])
+  if blob then
     local n_short = tonumber(ARGV[11])
     local n_long = #ARGV - 11 - n_short
-    local t = tonumber(stored[1])
+    local st = state_read(blob, n_short, n_long)
+    local t = st.t
     local elapsed = now - t
     local served = ARGV[10] == '1'
 
-    -- One packed vector (see admit.lua), decayed to now, plus its increments if served.
-    local function settled(packed, n, half_life, first_increment)
-      local v = {}
-      if packed then
-        for x in string.gmatch(packed, '%S+') do
-          v[#v + 1] = tonumber(x)
-        end
-      end
+    -- A vector decayed to now, plus its increments if served.
+    local function settle_vector(v, n, half_life, first_increment)
       local factor = (t ~= 0 and elapsed > 0) and 2 ^ (-elapsed / half_life) or nil
-      local out = {}
       for i = 1, n do
-        local x = v[i] or 0
+        local x = v[i]
         if factor then
           x = x * factor
         end
         if served then
           x = x + tonumber(ARGV[first_increment + i - 1])
         end
-        out[i] = fmt(x)
+        v[i] = x
       end
-      return table.concat(out, ' ')
     end
 
-    redis.call('HSET', KEYS[5], 't', fmt(math.max(t, now)),
-               'short', settled(stored[2], n_short, tonumber(ARGV[6]), 12),
-               'long', settled(stored[3], n_long, tonumber(ARGV[7]), 12 + n_short),
-               'risk', ARGV[9], 'risk_t', ARGV[1])
-    redis.call('PEXPIRE', KEYS[5], int(math.ceil(tonumber(ARGV[8]) * 1000)))
+    settle_vector(st.short, n_short, tonumber(ARGV[6]), 12)
+    settle_vector(st.long, n_long, tonumber(ARGV[7]), 12 + n_short)
+    st.t = math.max(t, now)
+    st.risk, st.risk_t = tonumber(ARGV[9]), now
+    state_write(KEYS[5], st, int(math.ceil(tonumber(ARGV[8]) * 1000)))
   end
 end
 
