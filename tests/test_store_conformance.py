@@ -695,7 +695,7 @@ async def test_detection_keys_have_ttls_and_the_ring_is_bounded(redis_backend: B
     prefix = redis_backend.prefix
     suffixes = ("gcra", "d:20250314", "m:202503", "lease", "detbin", "ringbin")
     account = [f"{prefix}{{a:{ACCOUNT}}}:{suffix}" for suffix in suffixes]
-    campaign = [f"{prefix}{{c:{kind}:{fp}}}{acc}" for kind, fp in FINGERPRINTS for acc in ("", ":acc")]
+    campaign = [f"{prefix}{{c:{kind}:{fp}}}{acc}" for kind, fp in FINGERPRINTS for acc in (":bin", ":acc")]
     keys = await _keys(redis_backend)
     assert sorted(keys) == sorted(k.encode() for k in account + campaign)
     for key in keys:

@@ -16,7 +16,7 @@
 --   5 detection state: one string of doubles (state.lua, prepended), read and written whole
 --   6 ring string (the last ARGV[16] observations, oldest first): fixed-size records, RECORD below
 --   then, standalone only, two keys per campaign fingerprint (KEYS 7 and 8, 9 and 10, ...):
---     its hash (t, requests, flavored) and its set of at most a cap of account ids.
+--     its numbers (t, requests, flavored; fingerprint.lua) and its set of at most a cap of account ids.
 --     These are in other slots: a cluster refuses them, so it never sends them.
 -- ARGV (numbers as decimal strings; "" means unlimited):
 --   1 now            2 cost               3 lease id         4 lease ttl (s)
@@ -51,7 +51,7 @@
 -- distinct_topics, distinct_langs, biased, distinct_bias, seed_sweep,
 -- gap_mean, gap_var, gaps, active_hours, risk, risk_t (the stored risk and
 -- its time: Python decays it), since;
--- and with fingerprint keys, one more such string: accounts, requests, flavored per
+-- and with fingerprint keys, one more string of doubles: accounts, requests, flavored per
 -- fingerprint, in KEYS order.
 -- Fractions go back as strings: Redis would truncate a Lua number to an integer.
 
@@ -422,7 +422,9 @@ local counts = {}
 for k = 7, #KEYS - 1, 2 do
   local accounts, requests, flavored = count_fingerprint(KEYS[k], KEYS[k + 1], ACCOUNT_ID, now, flavored_inc,
                                                          campaign_half_life, cap, campaign_ttl)
-  counts[#counts + 1] = int(accounts) .. ' ' .. fmt(requests) .. ' ' .. fmt(flavored)
+  counts[#counts + 1] = accounts
+  counts[#counts + 1] = requests
+  counts[#counts + 1] = flavored
 end
-reply[11] = table.concat(counts, ' ')
+reply[11] = struct.pack(doubles(#counts), unpack(counts))
 return reply

@@ -4,7 +4,7 @@
 -- run after admit.lua admitted the request. (On a standalone server admit.lua counts them
 -- itself, in the admit's own call.)
 --
--- KEYS: 1 fingerprint hash (t, requests, flavored)
+-- KEYS: 1 fingerprint's numbers (t, requests, flavored; see fingerprint.lua)
 --       2 set of account ids (at most ARGV[5] of them)
 -- ARGV: 1 now  2 account  3 flavored 1|0  4 half-life (s)  5 accounts cap  6 ttl (s)
 -- Returns {accounts, requests, flavored}.

@@ -2,15 +2,17 @@
 -- one request counted behind one campaign fingerprint, exactly proxy/windows.py
 -- FingerprintWindow.add. admit.lua counts a standalone server's fingerprints in the admit's own
 -- call; campaign.lua counts a cluster's after it, one fingerprint a call (their own slots).
---   hash_key: the fingerprint's hash (t, requests, flavored); set_key: its set of account ids
+--   count_key: the fingerprint's numbers (t, requests, flavored: three doubles, struct big-endian, read
+--     and written whole, as state.lua's are); set_key: its set of account ids
 --   now (s), flavored ('1' or '0'), half_life (s), cap (accounts remembered), ttl_ms (a string)
 -- Returns accounts, requests, flavored (numbers).
 
-local function count_fingerprint(hash_key, set_key, account, now, flavored, half_life, cap, ttl_ms)
-  local stored = redis.call('HMGET', hash_key, 't', 'requests', 'flavored')
-  local t = tonumber(stored[1]) or 0
-  local requests = tonumber(stored[2]) or 0
-  local flavored_n = tonumber(stored[3]) or 0
+local function count_fingerprint(count_key, set_key, account, now, flavored, half_life, cap, ttl_ms)
+  local stored = redis.call('GET', count_key)
+  local t, requests, flavored_n = 0, 0, 0
+  if stored then
+    t, requests, flavored_n = struct.unpack('>ddd', stored)
+  end
   if t ~= 0 and now > t then
     local factor = 2 ^ (-(now - t) / half_life)
     requests = requests * factor
@@ -21,9 +23,7 @@ local function count_fingerprint(hash_key, set_key, account, now, flavored, half
   if flavored == '1' then
     flavored_n = flavored_n + 1.0
   end
-  redis.call('HSET', hash_key, 't', string.format('%.17g', t), 'requests', string.format('%.17g', requests),
-             'flavored', string.format('%.17g', flavored_n))
-  redis.call('PEXPIRE', hash_key, ttl_ms)
+  redis.call('SET', count_key, struct.pack('>ddd', t, requests, flavored_n), 'PX', ttl_ms)
   -- Bounded: past the cap new accounts are not remembered (an old one re-adding is a no-op anyway).
   local accounts = redis.call('SCARD', set_key)
   if accounts < cap then

@@ -38,7 +38,8 @@ and, shared by every replica (its own hash tag):
 and per campaign fingerprint (``kind`` is system, template, suffix or infra; each
 fingerprint has its own hash tag, so its own slot):
 
-- ``sl:{c:kind:F}``           hash ``t``/``requests``/``flavored``
+- ``sl:{c:kind:F}:bin``       string: ``t``, ``requests``, ``flavored`` as three
+  doubles (fingerprint.lua); it was a hash of numbers as text under ``sl:{c:kind:F}``
 - ``sl:{c:kind:F}:acc``       set of at most ``CAMPAIGN_ACCOUNTS`` account ids
 
 Detection is the arithmetic of ``proxy/windows.py`` (the memory store's), done
@@ -270,7 +271,7 @@ class RedisStore:
 
     def _campaign_keys(self, kind: str, fingerprint: int) -> list[str]:
         base = f"{self._prefix}{{c:{kind}:{fingerprint}}}"
-        return [base, f"{base}:acc"]
+        return [f"{base}:bin", f"{base}:acc"]
 
     async def admit(
         self,
@@ -355,8 +356,8 @@ class RedisStore:
             reply = await self._call(self._admit, admit_keys, args)
             if len(reply) < 11:  # refused: nothing counted
                 return reply, {}
-            packed = reply[10].split()
-            return reply, {kind: (int(packed[i]), float(packed[i + 1]), float(packed[i + 2]))
+            packed = struct.unpack(f">{3 * len(kinds)}d", reply[10])
+            return reply, {kind: (int(packed[i]), packed[i + 1], packed[i + 2])
                            for (kind, _), i in zip(kinds, range(0, 3 * len(kinds), 3), strict=True)}
         # The fingerprints are in other slots, likely on other nodes: no script
         # may read the admit's outcome there, so they follow it, if admitted.
