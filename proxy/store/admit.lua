@@ -206,11 +206,11 @@ local function floordiv(x, y)
   return floor
 end
 
--- A ring entry: query, skeleton, topic, lang, bias, seed, as struct packs them (big-endian, no padding):
--- numbers, not text, so the ring is read without a string made per field (a list of "q,s,t,l,b,seed"
--- entries split per request was half of this script's time). Every field fits a double exactly
--- (the seed: detect.py seed_key).
-local RECORD, RECORD_SIZE = '>I4I4I4BI4d', 25
+-- A ring entry: query, skeleton (its opening and closing halves apart), topic, lang, bias, seed, as
+-- struct packs them (big-endian, no padding): numbers, not text, so the ring is read without a string
+-- made per field (a list of "q,s,t,l,b,seed" entries split per request was half of this script's
+-- time). Every field fits a double exactly (the seed: detect.py seed_key).
+local RECORD, RECORD_SIZE = '>I4I2I2I4BI4d', 25
 
 local st = state_read(redis.call('GET', KEYS[5]), n_short, n_long)
 local t, last, gap_mean, gap_var, gaps = st.t, st.last, st.gap_mean, st.gap_var, st.gaps
@@ -243,41 +243,43 @@ end
 -- number). It revisits when a word of it is in one of the last SUBJECT_RECENT subjects and in
 -- fewer than SUBJECT_HABIT of all remembered (detect.py revisits).
 if subject ~= 0 then
-  local function words_of(x)
-    local w = {}
-    for _, part in ipairs({math.floor(x / 4294967296), math.floor(x / 65536) % 65536, x % 65536}) do
-      if part ~= 0 then
-        w[#w + 1] = part
-      end
-    end
-    return w
-  end
+  local floor = math.floor
   local remembered = st.subjects
+  local n = #remembered
   local in_all, in_recent = {}, {}
-  for i, x in ipairs(remembered) do
-    local seen = {}
-    for _, word in ipairs(words_of(x)) do
-      if not seen[word] then
-        seen[word] = true
-        in_all[word] = (in_all[word] or 0) + 1
-        if i > #remembered - SUBJECT_RECENT then
-          in_recent[word] = true
-        end
-      end
+  -- Each distinct word of each remembered subject counted once (no table made per subject).
+  local function count(word, recent)
+    in_all[word] = (in_all[word] or 0) + 1
+    if recent then
+      in_recent[word] = true
     end
   end
-  for _, word in ipairs(words_of(subject)) do
-    if in_recent[word] and in_all[word] < SUBJECT_HABIT then
-      short[n_short] = short[n_short] + 1
-      break
+  for i = 1, n do
+    local x = remembered[i]
+    local a, b, c = floor(x / 4294967296), floor(x / 65536) % 65536, x % 65536
+    local recent = i > n - SUBJECT_RECENT
+    if a ~= 0 then
+      count(a, recent)
+    end
+    if b ~= 0 and b ~= a then
+      count(b, recent)
+    end
+    if c ~= 0 and c ~= a and c ~= b then
+      count(c, recent)
     end
   end
-  remembered[#remembered + 1] = subject
-  local first = math.max(#remembered - SUBJECTS + 1, 1)
+  local function revisits(word)
+    return word ~= 0 and in_recent[word] and in_all[word] < SUBJECT_HABIT
+  end
+  if revisits(floor(subject / 4294967296)) or revisits(floor(subject / 65536) % 65536)
+      or revisits(subject % 65536) then
+    short[n_short] = short[n_short] + 1
+  end
   local kept = {}
-  for i = first, #remembered do
+  for i = math.max(n + 2 - SUBJECTS, 1), n do
     kept[#kept + 1] = remembered[i]
   end
+  kept[#kept + 1] = subject
   st.subjects = kept
 end
 
@@ -299,7 +301,7 @@ local sk_open, sk_close = math.floor(skeleton / 65536), skeleton % 65536
 -- Counted over distinct prompts (query hashes), this one once: an exact repeat (a retry, the
 -- last user turn of a tool-calling conversation) is one prompt, not a template filled twice.
 local open_n, close_n = {[sk_open] = 1}, {[sk_close] = 1}
-local ends = {}
+local opens, closes, n_prompts = {}, {}, 0  -- the ends of the distinct prompts remembered
 -- A prompt is (query, skeleton). Nearly always one query has one skeleton, so a prompt is found by
 -- its query; a query seen with another skeleton (a hash collision, or the conformance suite's
 -- made-up pairs) falls back to the pair as one string.
@@ -310,8 +312,9 @@ local ring_n = math.floor(#ring / RECORD_SIZE)
 local unpack_record = struct.unpack
 local at = 1
 for _ = 1, ring_n do
-  local q, s, tp, l, b, sd
-  q, s, tp, l, b, sd, at = unpack_record(RECORD, ring, at)
+  local q, so, sc, tp, l, b, sd
+  q, so, sc, tp, l, b, sd, at = unpack_record(RECORD, ring, at)
+  local s = so * 65536 + sc
   if q == query then
     same_query = same_query + 1
     if sd ~= 0 and seed ~= 0 and sd ~= seed then
@@ -328,14 +331,13 @@ for _ = 1, ring_n do
     pairs_seen[pair] = true
   end
   if new_prompt then
-    local so, sc = math.floor(s / 65536), s % 65536
     if (sk_open ~= 0 and so == sk_open) or (sk_close ~= 0 and sc == sk_close) then
       same_skeleton = same_skeleton + 1
     end
     open_n[so] = (open_n[so] or 0) + 1
     close_n[sc] = (close_n[sc] or 0) + 1
-    ends[#ends + 1] = so
-    ends[#ends + 1] = sc
+    n_prompts = n_prompts + 1
+    opens[n_prompts], closes[n_prompts] = so, sc
   end
   if not topics[tp] then
     topics[tp] = true
@@ -356,8 +358,8 @@ end
 -- A zero half is no template end (too short, or code): it never recurs.
 open_n[0], close_n[0] = 0, 0
 local recurring = (open_n[sk_open] > 1 or close_n[sk_close] > 1) and 1 or 0
-for i = 1, #ends, 2 do
-  if open_n[ends[i]] > 1 or close_n[ends[i + 1]] > 1 then
+for i = 1, n_prompts do
+  if open_n[opens[i]] > 1 or close_n[closes[i]] > 1 then
     recurring = recurring + 1
   end
 end
@@ -366,7 +368,8 @@ local drop = ring_n + 1 - ring_size
 if drop > 0 then
   ring = string.sub(ring, drop * RECORD_SIZE + 1)
 end
-redis.call('SET', KEYS[6], ring .. struct.pack(RECORD, query, skeleton, topic, lang, bias, seed), 'PX', det_ttl)
+redis.call('SET', KEYS[6], ring .. struct.pack(RECORD, query, sk_open, sk_close, topic, lang, bias, seed), 'PX',
+           det_ttl)
 
 -- Pacing: an EWMA of log(1 + seconds between requests).
 if last ~= 0 then

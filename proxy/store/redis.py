@@ -22,8 +22,9 @@ touch all of them):
   was a hash of numbers as text under ``:det``, until parsing and formatting
   them was a third of the scripts' time in Redis
 - ``sl:{a:A}:ringbin``        string: the last ``RING`` observations, oldest
-  first, each 25 bytes: query, skeleton, topic, bias as 32-bit unsigned, lang
-  one byte, and the seed a double, big-endian (``_RING_RECORD``). It was a
+  first, each 25 bytes: query, topic, bias as 32-bit unsigned, the skeleton's
+  opening and closing halves 16 bits each, lang one byte, and the seed a
+  double, big-endian (``_RING_RECORD``). It was a
   list of ``"query,skeleton,topic,lang,bias,seed"`` under ``:ring``: reading
   that, Redis made six strings per entry, half of admit.lua's time
 
@@ -718,8 +719,8 @@ def _window(reply: bytes, now: float, risk_half_life: float) -> Window:
     )
 
 
-# admit.lua's RECORD: one ring entry (query, skeleton, topic, lang, bias, seed).
-_RING_RECORD = struct.Struct(">IIIBId")
+# admit.lua's RECORD: one ring entry (query, the skeleton's two halves, topic, lang, bias, seed).
+_RING_RECORD = struct.Struct(">IHHIBId")
 
 
 def _detection_state(state: bytes | None, ring: bytes | None) -> DetectionState | None:
@@ -740,7 +741,8 @@ def _detection_state(state: bytes | None, ring: bytes | None) -> DetectionState 
         t=t,
         short=sized(short, len(SHORT_COUNTERS)),
         long=sized(long, len(LONG_COUNTERS)),
-        ring=tuple(tuple(int(x) for x in entry) for entry in _RING_RECORD.iter_unpack(ring or b"")),
+        ring=tuple((q, (o << 16) | c, t, lang, b, int(s))
+                   for q, o, c, t, lang, b, s in _RING_RECORD.iter_unpack(ring or b"")),
         last=last,
         gap_mean=gap_mean,
         gap_var=gap_var,
