@@ -1,3 +1,3 @@
 """Sluice: a rate-limiting and query-shaping reverse proxy for LLM APIs."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
