@@ -1,11 +1,12 @@
 """Cost of one admission against a real Redis: the store round trip alone.
 
-    python bench/admission.py [--requests 5000] [--url redis://127.0.0.1:6379/0] [--observe]
+    python bench/admission.py [--requests 5000] [--url redis://127.0.0.1:6379/0] [--observe] [--accounts 1000]
 
 Without --url it starts a throwaway redis-server on a free port. Each iteration
 admits one request against every limit (rpm, tpm, day, month, concurrency) for
-one of 1,000 accounts, then settles it, one at a time, and reports p50/p99 of
-each call. With --observe every request also carries a detection observation
+one of 1,000 accounts (``--accounts``: with 32 and 5,000 requests, most rings
+are full), then settles it, one at a time, and reports p50/p99 of each call
+and Redis's own time per script call (INFO commandstats). With --observe every request also carries a detection observation
 (its account's window and ring of 64, plus the three campaign fingerprints,
 drawn from 50 of each) and its settlement an outcome. For the whole proxy with
 limits on vs off, see bench/overhead.py.
@@ -51,7 +52,7 @@ def observation(rng: random.Random) -> Observation:
     )
 
 
-async def measure(url: str, requests: int, observe: bool) -> None:
+async def measure(url: str, requests: int, observe: bool, accounts: int = 1000) -> None:
     store = RedisStore.from_config(StoreConfig(backend="redis", url=url, timeout_ms=1000), prefix="bench:")
     limits = Limits(requests_per_minute=10**6, tokens_per_minute=10**9, tokens_per_day=10**12,
                     tokens_per_month=10**13, concurrency=10**4)
@@ -72,7 +73,7 @@ async def measure(url: str, requests: int, observe: bool) -> None:
         admitted = []
         before = await script_usec()
         for i in range(first, min(first + 100, requests)):
-            account = f"acct-{rng.randrange(1000)}"
+            account = f"acct-{rng.randrange(accounts)}"
             now = time.time()
             t0 = time.perf_counter()
             obs = observation(rng) if observe else None
@@ -94,7 +95,7 @@ async def measure(url: str, requests: int, observe: bool) -> None:
             counted["settle"] += after[1] - middle[1]
     await store.close()
     detection = ", detection on" if observe else ""
-    print(f"{requests} admissions on {url} (1,000 accounts, 5 limits each{detection})")
+    print(f"{requests} admissions on {url} ({accounts:,} accounts, 5 limits each{detection})")
     for name, values in (("admit", admit_ms), ("settle", settle_ms)):
         inside = redis_us[name] / max(counted[name], 1)
         print(f"  {name:<7} p50 {percentile(values, 0.5):.3f} ms   p99 {percentile(values, 0.99):.3f} ms"
@@ -106,6 +107,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--url")
     parser.add_argument("--observe", action="store_true", help="with a detection observation and outcome")
+    parser.add_argument("--accounts", type=int, default=1000)
     args = parser.parse_args()
     server = None
     url = args.url
@@ -119,7 +121,7 @@ def main() -> int:
         url = f"redis://127.0.0.1:{port}/0"
         time.sleep(0.3)
     try:
-        asyncio.run(measure(url, args.requests, args.observe))
+        asyncio.run(measure(url, args.requests, args.observe, args.accounts))
     finally:
         if server is not None:
             server.terminate()
