@@ -112,8 +112,6 @@ def revisits(remembered: Sequence[tuple[int, ...]], words: tuple[int, ...]) -> b
     return False
 
 
-# The records below are built for every request: NamedTuples, immutable like a frozen dataclass but
-# built in a quarter of the time (a frozen dataclass sets each field through object.__setattr__).
 # Past this size a seed is known by a hash (seed_key).
 _EXACT_SEED = 2**52
 
@@ -130,6 +128,8 @@ def seed_key(seed: int | None) -> int:
     return _EXACT_SEED + zlib.crc32(str(seed).encode())
 
 
+# The records below are built for every request: NamedTuples, immutable like a frozen dataclass but
+# built in a quarter of the time (a frozen dataclass sets each field through object.__setattr__).
 class Observation(NamedTuple):
     """One request, as the detector and the store see it."""
 

@@ -139,7 +139,8 @@ class StreamTap:
                     if run_of is not None and misses < _RUN_MISSES:
                         pattern, prefix = run_of
                         rest = memoryview(data)[start:] if start else data
-                        stop = start + pattern.match(b"".join((prefix, rest))).end() - len(prefix)  # type: ignore[union-attr]
+                        matched = pattern.match(b"".join((prefix, rest)))  # a * always matches
+                        stop = start + matched.end() - len(prefix)  # type: ignore[union-attr]
                         # Each such event is one line ending in the template's "\n\n", its only line feeds
                         # (a hole holds no control character): counted by those (one byte counts fastest).
                         if stop > start and (ascii_data or _utf8(data[start:stop])):

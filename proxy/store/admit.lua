@@ -283,10 +283,13 @@ if subject ~= 0 then
   st.subjects = kept
 end
 
--- The ring: this request's entry, then the stored ones.
-local query, skeleton, topic, lang, bias, seed = string.match(ARGV[19], '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*)$')
-query, skeleton, topic, lang, bias, seed = tonumber(query), tonumber(skeleton), tonumber(topic), tonumber(lang),
-                                           tonumber(bias), tonumber(seed)
+-- The ring: this request's entry (its six numbers as decimal text), then the stored ones.
+local query, skeleton, topic, lang, bias, seed
+do
+  local q, s, tp, l, b, sd = string.match(ARGV[19], '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*)$')
+  query, skeleton, topic, lang, bias, seed = tonumber(q), tonumber(s), tonumber(tp), tonumber(l), tonumber(b),
+                                             tonumber(sd)
+end
 local same_query, same_skeleton, biased, seed_sweep = 0, 0, 0, 0
 local topics, langs, biases = {[topic] = true}, {[lang] = true}, {}
 local n_topics, n_langs, n_biases = 1, 1, 0

@@ -24,9 +24,9 @@ touch all of them):
 - ``sl:{a:A}:ringbin``        string: the last ``RING`` observations, oldest
   first, each 25 bytes: query, topic, bias as 32-bit unsigned, the skeleton's
   opening and closing halves 16 bits each, lang one byte, and the seed a
-  double, big-endian (``_RING_RECORD``). It was a
-  list of ``"query,skeleton,topic,lang,bias,seed"`` under ``:ring``: reading
-  that, Redis made six strings per entry, half of admit.lua's time
+  double, big-endian (``_RING_RECORD``). It was a list of
+  ``"query,skeleton,topic,lang,bias,seed"`` under ``:ring``: reading that,
+  Redis made six strings per entry, half of admit.lua's time
 
 and, shared by every replica (its own hash tag):
 
@@ -180,7 +180,6 @@ class _Keys:
             month=f"{base}:m:{month}",
             lease=f"{base}:lease",
             det=f"{base}:detbin",
-            # A string of packed entries (admit.lua RECORD); it was a list under ":ring" before.
             ring=f"{base}:ringbin",
         )
 
@@ -741,8 +740,8 @@ def _detection_state(state: bytes | None, ring: bytes | None) -> DetectionState 
         t=t,
         short=sized(short, len(SHORT_COUNTERS)),
         long=sized(long, len(LONG_COUNTERS)),
-        ring=tuple((q, (o << 16) | c, t, lang, b, int(s))
-                   for q, o, c, t, lang, b, s in _RING_RECORD.iter_unpack(ring or b"")),
+        ring=tuple((query, (opening << 16) | closing, topic, lang, bias, int(seed))
+                   for query, opening, closing, topic, lang, bias, seed in _RING_RECORD.iter_unpack(ring or b"")),
         last=last,
         gap_mean=gap_mean,
         gap_var=gap_var,
