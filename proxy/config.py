@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
@@ -436,6 +437,9 @@ def _store(s: _Section) -> StoreConfig:
             raise ConfigError(s._at("url"), "required when backend is redis (or set url_env)")
         if not url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(s._at("url"), "must start with redis://, rediss:// or unix://")
+        if "decode_responses" in parse_qs(urlsplit(url).query):
+            # redis-py would decode the scripts' packed replies as text (and the URL's option wins).
+            raise ConfigError(s._at("url"), "decode_responses is not supported: the store's replies are binary")
     result = StoreConfig(
         backend=backend,
         url=url,

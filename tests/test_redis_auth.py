@@ -227,6 +227,17 @@ def test_tls_settings_are_validated_naming_the_field(certs: Path) -> None:
         assert raised.value.path == field, str(raised.value)
 
 
+def test_a_store_url_asking_for_decoded_replies_is_refused_naming_the_field() -> None:
+    from proxy.config import parse_config
+
+    secret = "hunter2-not-echoed"
+    with pytest.raises(ConfigError) as raised:
+        parse_config({"store": store(f"redis://:{secret}@127.0.0.1:1/0?decode_responses=True")})
+    assert raised.value.path == "store.url" and "decode_responses" in str(raised.value)
+    assert secret not in str(raised.value)
+    parse_config({"store": store("redis://127.0.0.1:1/0?socket_keepalive=True")})  # other options pass
+
+
 async def test_an_unreachable_store_at_start_up_is_no_config_error() -> None:
     # Redis may come up after the proxy: only refused credentials stop the start.
     port = free_port()

@@ -232,7 +232,7 @@ class RedisStore:
             # whose reply timed out may have run, so a blind retry could reserve twice.
             # The server's breaker and failure policy handle outages instead.
             "retry": Retry(NoBackoff(), 0),
-            # The scripts' replies carry packed doubles: bytes, whatever the URL's query asks.
+            # The scripts' replies carry packed doubles: bytes (config refuses a URL asking otherwise).
             "decode_responses": False,
         }
         if config.url.startswith("rediss://"):
