@@ -29,7 +29,9 @@ repeats. Cells: req/s at 64 connections (JSON and SSE), p50 at 1 connection,
 p99 at half of the slower Sluice's peak JSON rate (wrk's Lua ``delay``; the
 achieved rate is printed), SSE time to first byte (an aiohttp client at c=1,
 first body chunk), RSS after the run, and each proxy's CPU time per request in
-the c=64 cells (from /proc: the figure a busy shared machine distorts least).
+the c=64 cells (from /proc: the figure a busy shared machine distorts least);
+for the Redis variants also redis-server's CPU time per request in the JSON
+cell (1e6 over it: the requests a second one Redis core serves).
 
 ``--streams N`` is another mode: N concurrent SSE streams held open through
 Sluice (Redis, all on) from a slow Python stub (one chunk every 0.2 s), and the
@@ -253,6 +255,7 @@ def run_table(args: argparse.Namespace) -> int:
     procs = Procs()
     try:
         redis_port = start_common(procs, tmp)
+        redis_pid = procs.all[-1].pid  # taskset execs redis-server: the same process
         nginx_port = free_port()
         procs.start(pinned(LOAD_CPU, ["nginx", "-c", str(nginx_conf(tmp, nginx_port))]), nginx_port)
         upstream = f"http://127.0.0.1:{nginx_port}"
@@ -274,7 +277,10 @@ def run_table(args: argparse.Namespace) -> int:
             for name, url in urls.items():  # A B C D, in this order every repeat
                 pid = targets[name][0].pid if name in targets else None
                 cpu = cpu_seconds(pid) if pid else 0.0
+                redis_cpu = cpu_seconds(redis_pid)
                 j = wrk(url, 64, args.seconds)
+                if "redis" in name:  # Redis's own CPU per request: how many requests one Redis core serves
+                    note(name, "redis_json", (cpu_seconds(redis_pid) - redis_cpu) / max(j["requests"], 1) * 1e6)
                 if pid:
                     note(name, "cpu_json", (cpu_seconds(pid) - cpu) / max(j["requests"], 1) * 1e6)
                     cpu = cpu_seconds(pid)
@@ -326,13 +332,14 @@ def print_table(args: argparse.Namespace, rows: dict[str, dict[str, list[float]]
           "ratios and added latency against the pass-through of the same repeat")
     print()
     print("| target | JSON req/s c=64 | x pass-through | SSE req/s c=64 | x pass-through | CPU µs/req JSON | SSE | "
-          "p50 c=1 ms | added | p99 at half load ms (req/s) | added | SSE TTFB c=1 ms | RSS MB | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "Redis CPU µs/req | p50 c=1 ms | added | p99 at half load ms (req/s) | added | SSE TTFB c=1 ms | RSS MB | "
+          "errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in rows:
         bad = sum(rows[name].get("bad", []))
         print(f"| {name} | {med(name, 'json', '.0f')} | {med(name, 'json_ratio', '.2f')} | {med(name, 'sse', '.0f')} | "
               f"{med(name, 'sse_ratio', '.2f')} | {med(name, 'cpu_json', '.0f')} | {med(name, 'cpu_sse', '.0f')} | "
-              f"{med(name, 'p50', '.3f')} | {med(name, 'p50_added', '+.3f')} | "
+              f"{med(name, 'redis_json', '.0f')} | {med(name, 'p50', '.3f')} | {med(name, 'p50_added', '+.3f')} | "
               f"{med(name, 'half_p99', '.2f')} ({med(name, 'half_rps', '.0f')}) | {med(name, 'p99_added', '+.2f')} | "
               f"{med(name, 'ttfb', '.3f')} | {med(name, 'rss', '.0f')} | {bad:.0f} |")
 
