@@ -6,10 +6,11 @@ Without --url it starts a throwaway redis-server on a free port. Each iteration
 admits one request against every limit (rpm, tpm, day, month, concurrency) for
 one of 1,000 accounts (``--accounts``: with 32 and 5,000 requests, most rings
 are full), then settles it, one at a time, and reports p50/p99 of each call
-and Redis's own time per script call (INFO commandstats). With --observe every request also carries a detection observation
-(its account's window and ring of 64, plus the three campaign fingerprints,
-drawn from 50 of each) and its settlement an outcome. For the whole proxy with
-limits on vs off, see bench/overhead.py.
+and Redis's own time per script call (INFO commandstats). With --observe every
+request also carries a detection observation (its account's window and ring of
+64, plus four campaign fingerprints: system, template, suffix and infra, each
+drawn from 50) and its settlement an outcome. For the whole proxy with limits
+on vs off, see bench/overhead.py.
 """
 
 from __future__ import annotations

@@ -45,10 +45,10 @@ _STRING_BODY = re.compile(_BODY + rb"*+")
 # first in the subject, between NULs (no event's bytes hold one: JSON has no raw control characters),
 # and each event must repeat them (backreferences) around its holes. With and without a second hole.
 _RUN = re.compile(rb"\x00([^\x00]*+)\x00([^\x00]*+)\x00(?:\1" + _BODY + rb"++\2)*+")
-_RUN_MISSES = 4
 _RUN2 = re.compile(
     rb"\x00([^\x00]*+)\x00([^\x00]*+)\x00([^\x00]*+)\x00(?:\1" + _BODY + rb"++\2" + _BODY + rb"*+\3)*+"
 )
+_RUN_MISSES = 4  # runs tried in one read that read nothing, before its events are read one by one (feed)
 _CONTENT_KEY = b'"content":"'
 
 

@@ -244,6 +244,10 @@ end
 -- fewer than SUBJECT_HABIT of all remembered (detect.py revisits).
 if subject ~= 0 then
   local floor = math.floor
+  -- A subject's three words, 0 where there is none (detect.py subject_words).
+  local function words(x)
+    return floor(x / 4294967296), floor(x / 65536) % 65536, x % 65536
+  end
   local remembered = st.subjects
   local n = #remembered
   local in_all, in_recent = {}, {}
@@ -255,8 +259,7 @@ if subject ~= 0 then
     end
   end
   for i = 1, n do
-    local x = remembered[i]
-    local a, b, c = floor(x / 4294967296), floor(x / 65536) % 65536, x % 65536
+    local a, b, c = words(remembered[i])
     local recent = i > n - SUBJECT_RECENT
     if a ~= 0 then
       count(a, recent)
@@ -271,8 +274,8 @@ if subject ~= 0 then
   local function revisits(word)
     return word ~= 0 and in_recent[word] and in_all[word] < SUBJECT_HABIT
   end
-  if revisits(floor(subject / 4294967296)) or revisits(floor(subject / 65536) % 65536)
-      or revisits(subject % 65536) then
+  local a, b, c = words(subject)
+  if revisits(a) or revisits(b) or revisits(c) then
     short[n_short] = short[n_short] + 1
   end
   local kept = {}
