@@ -160,7 +160,11 @@ def _report(sluice: Sluice, tallies: dict[str, Tally]) -> None:
         sent = sum(tally.statuses.values())
         flagged = entry is not None and entry.first_flag is not None
         last = entry.recent[-1] if entry is not None and entry.recent else None
-        reasons = ", ".join(last["reasons"][:3]) if last and last["cause"] == "extraction" else ""
+        reasons = ""
+        if last and last["cause"] == "extraction":
+            reasons = ", ".join(last["reasons"][:3])
+        elif last and last["cause"] == "budget":  # a rate limit or quota, not a detection
+            reasons = "budget: " + ", ".join(last["reasons"])
         first = f"#{entry.first_flag + 1}" if flagged and entry is not None and entry.first_flag is not None else "-"
         action = last["action"] if last else "allow"
         print(f"{account:<18} {tally.scenario:<22} {tally.label:<10} {sent:>4} {first:>10} {tally.statuses[429]:>4}"
