@@ -148,8 +148,16 @@ class Observation(NamedTuple):
 
     def fingerprints(self) -> tuple[tuple[str, int], ...]:
         """The campaign fingerprints this request carries, by kind (zero ones left out)."""
-        pairs = (("system", self.system), ("template", self.template), ("suffix", self.suffix), ("infra", self.infra))
-        return tuple(pair for pair in pairs if pair[1])
+        kinds = []  # tests, not a generator: this runs for every request
+        if self.system:
+            kinds.append(("system", self.system))
+        if self.template:
+            kinds.append(("template", self.template))
+        if self.suffix:
+            kinds.append(("suffix", self.suffix))
+        if self.infra:
+            kinds.append(("infra", self.infra))
+        return tuple(kinds)
 
     def admit_increments(self) -> list[float]:
         inc = [0.0] * len(SHORT_COUNTERS)
@@ -251,8 +259,9 @@ def observe(
     lower = excerpt(features.query_text or features.prompt_text).lower()
     ascii_text = lower.isascii()
     word_list = tokens(lower)
-    # The prompt's trigger words: all the gates need, without a set of every word.
-    vocab = TRIGGER_WORDS.intersection(word_list)
+    unique = set(word_list)
+    # The prompt's trigger words: all the gates need.
+    vocab = TRIGGER_WORDS.intersection(unique)
     flags = 0
     # Chain of thought on a multiple-choice item is how evals are run, and its trace ends in a letter.
     if closed_answer(lower):
@@ -290,7 +299,7 @@ def observe(
     # A question on its own: not a turn of a conversation, no code, no options to pick from, no tools.
     subject = 0
     if not flags & (FOLLOW_UP | CLOSED | TOOLS) and "```" not in lower:
-        subject = subject_of(word_list)
+        subject = subject_of(word_list, unique)
         if subject:
             flags |= STANDALONE
     system = features.system_text

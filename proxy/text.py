@@ -12,6 +12,7 @@ import re
 import zlib
 from collections import Counter
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 
 HEAD = 3000  # characters read from the start of a prompt
 TAIL = 1000  # and from its end
@@ -278,16 +279,17 @@ _NOT_SUBJECT = _ASK_WORDS | TRIGGER_WORDS
 SUBJECT_MAX_WORDS = 150  # a longer prompt carries a document, not a question about one subject
 
 
-def subject_of(word_list: list[str]) -> int:
+def subject_of(word_list: list[str], unique: AbstractSet[str] | None = None) -> int:
     """What a stand-alone question is about, as three 16-bit word hashes (bits 32-47, 16-31, 0-15; 0:
     none): its three longest words that are neither function words nor the vocabulary of asking
     (the alphabetically last on a tie). Asked again in other words ("explain X", "the history of
     X", "X in detail"), the subject keeps at least one of them. Not for CJK text, which has no
-    spaces to find words by. 48 bits: exact in a Lua number (admit.lua compares the thirds)."""
+    spaces to find words by. 48 bits: exact in a Lua number (admit.lua compares the thirds).
+    ``unique``: ``set(word_list)``, when the caller has it already."""
     if len(word_list) > SUBJECT_MAX_WORDS:
         return 0
     thirds = []
-    for w in longest_first(set(word_list) - _NOT_SUBJECT):
+    for w in longest_first((set(word_list) if unique is None else unique) - _NOT_SUBJECT):
         if len(w) < 4:
             break
         if w.isalpha() and w < "\u2e80":

@@ -109,7 +109,7 @@ def build_admission(
         tok_left, tok_reset = remaining(token_tat, now, limits.tokens_per_minute)
     return Admission(
         allowed=allowed,
-        limit=next((name for name in LIMIT_ORDER if name in waits), None),
+        limit=next((name for name in LIMIT_ORDER if name in waits), None) if waits else None,
         retry_after=max(waits.values()) if waits else 0.0,
         reserved=cost if allowed else 0,
         lease=lease if allowed else None,

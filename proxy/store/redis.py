@@ -208,6 +208,7 @@ class RedisStore:
         # script's constant arguments, the increments' text.
         self._key_cache: dict[tuple[str, str, str], _Keys] = {}
         self._text_cache: dict[Any, str] = {}
+        self._campaign_key_cache: dict[tuple[str, int], tuple[str, str]] = {}
         self._admit_tail = f"{CONCURRENCY_RETRY!r} {GCRA_TTL_MARGIN!r}"
         # The request path's script calls bypass redis-py on a standalone server (store/lane.py);
         # a cluster routes by slot, so it stays on redis-py's cluster client.
@@ -269,9 +270,16 @@ class RedisStore:
             found = cache[key] = make()
         return found
 
-    def _campaign_keys(self, kind: str, fingerprint: int) -> list[str]:
-        base = f"{self._prefix}{{c:{kind}:{fingerprint}}}"
-        return [f"{base}:bin", f"{base}:acc"]
+    def _campaign_keys(self, kind: str, fingerprint: int) -> tuple[str, str]:
+        """A fingerprint's two keys (remembered: a campaign's fingerprints recur request after request)."""
+        cache = self._campaign_key_cache
+        found = cache.get((kind, fingerprint))
+        if found is None:
+            if len(cache) >= _CACHE_ENTRIES:
+                cache.clear()
+            base = f"{self._prefix}{{c:{kind}:{fingerprint}}}"
+            found = cache[kind, fingerprint] = (f"{base}:bin", f"{base}:acc")
+        return found
 
     async def admit(
         self,
@@ -323,11 +331,11 @@ class RedisStore:
     def _observation_text(self, obs: Observation, half_lives: tuple[float, float]) -> str:
         """admit.lua's detection arguments (ARGV 14 on, packed): constants, the ring entry, the subject,
         increments."""
-        short = obs.admit_increments()
         constants = self._text(("det", half_lives[0]), lambda: _observation_constants(half_lives[0]))
-        increments = self._text(("inc", *short), lambda: " ".join(map(repr, [*short, *_LONG_ADMIT])))
+        # The increments follow from the flags alone: one text per combination seen.
+        increments = self._text(("inc", obs.flags), lambda: _admit_increments(obs))
         entry = f"{obs.query},{obs.skeleton},{obs.topic},{obs.lang},{obs.bias},{obs.seed}"
-        return f"{constants} {entry} {obs.subject} {len(short)} {increments}"
+        return f"{constants} {entry} {obs.subject} {increments}"
 
     def _campaign_common(self, account: str, now: float, flavored: bool) -> list[str]:
         """campaign.lua's arguments (a cluster's fingerprint calls): admit.lua's campaign constants, unpacked."""
@@ -414,7 +422,7 @@ class RedisStore:
             short, long = outcome.settle_increments()
             constants = self._text(("settle", half_lives[0]), lambda: _settle_constants(half_lives[0]))
             args.append(f"{constants} {float(outcome.risk)!r} {1 if outcome.served else 0} {len(short)} "
-                        + " ".join(map(repr, short + long)))
+                        + " ".join(["0" if not x else repr(x) for x in short + long]))  # mostly zeros
         return keys.settle(), args
 
     async def settle_many(self, batch: Sequence[Settlement]) -> list[BaseException | None]:
@@ -675,6 +683,12 @@ def _campaign_constants(flavored: bool) -> str:
     return f"{1 if flavored else 0} {CAMPAIGN_HALF_LIFE!r} {CAMPAIGN_ACCOUNTS} {CAMPAIGN_TTL!r}"
 
 
+def _admit_increments(obs: Observation) -> str:
+    """admit.lua's count of short counters, then the short and the long increments of an admission."""
+    short = obs.admit_increments()
+    return f"{len(short)} " + " ".join(map(repr, [*short, *_LONG_ADMIT]))
+
+
 def _settle_constants(half_life: float) -> str:
     """settle.lua's ARGV 6 to 8: the short half-life, the long one, detection TTL."""
     return f"{float(half_life)!r} {DAY!r} {DETECTION_TTL!r}"
@@ -697,24 +711,24 @@ def _window(reply: bytes, now: float, risk_half_life: float) -> Window:
     values = _WINDOW_REPLY.unpack(reply)  # the counts are whole numbers, exact as doubles
     (ring, same_query, same_skeleton, skeletons, topics, langs, biased, distinct_bias, seed_sweep,
      gap_mean, gap_var, gaps, active, stored, stored_t, since) = values[n + m :]  # fmt: skip
-    return Window(
-        counters=values[:n],
-        long_counters=values[n : n + m],
-        ring=int(ring),
-        same_query=int(same_query),
-        same_skeleton=int(same_skeleton),
-        recurring_templates=int(skeletons),
-        distinct_topics=int(topics),
-        distinct_langs=int(langs),
-        biased=int(biased),
-        distinct_bias=int(distinct_bias),
-        seed_sweep=int(seed_sweep),
-        gap_mean=gap_mean,
-        gap_var=gap_var,
-        gaps=int(gaps),
-        active_hours=int(active),
-        risk=stored * math.exp2(-max(now - stored_t, 0.0) / risk_half_life) if stored else 0.0,
-        age=now - since,
+    return Window(  # positional, in Window's field order: built for every request
+        values[:n],  # counters
+        values[n : n + m],  # long_counters
+        int(ring),
+        int(same_query),
+        int(same_skeleton),
+        int(skeletons),  # recurring_templates
+        int(topics),  # distinct_topics
+        int(langs),  # distinct_langs
+        int(biased),
+        int(distinct_bias),
+        int(seed_sweep),
+        gap_mean,
+        gap_var,
+        int(gaps),
+        int(active),  # active_hours
+        stored * math.exp2(-max(now - stored_t, 0.0) / risk_half_life) if stored else 0.0,  # risk
+        now - since,  # age
     )
 
 
