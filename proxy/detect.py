@@ -148,7 +148,7 @@ class Observation(NamedTuple):
 
     def fingerprints(self) -> tuple[tuple[str, int], ...]:
         """The campaign fingerprints this request carries, by kind (zero ones left out)."""
-        kinds = []  # tests, not a generator: this runs for every request
+        kinds = []  # four ifs, not a generator: this runs for every request
         if self.system:
             kinds.append(("system", self.system))
         if self.template:
