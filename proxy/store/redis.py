@@ -204,11 +204,10 @@ class RedisStore:
         self._settle = _Script.load("settle.lua", "wire.lua", "state.lua")
         self._campaign = _Script.load("campaign.lua", "fingerprint.lua")
         self._campaigns_failing = False  # logged once per run of failures
-        # Formatted once, not per request: key names per (account, day, month), the admit
-        # script's constant arguments, the increments' text.
+        # Formatted once, not per request: key names per (account, day, month); the scripts' constant
+        # arguments, the increments' text and the fingerprints' key names (_remember).
         self._key_cache: dict[tuple[str, str, str], _Keys] = {}
-        self._text_cache: dict[Any, str] = {}
-        self._campaign_key_cache: dict[tuple[str, int], tuple[str, str]] = {}
+        self._remembered: dict[Any, Any] = {}
         self._admit_tail = f"{CONCURRENCY_RETRY!r} {GCRA_TTL_MARGIN!r}"
         # The request path's script calls bypass redis-py on a standalone server (store/lane.py);
         # a cluster routes by slot, so it stays on redis-py's cluster client.
@@ -260,9 +259,10 @@ class RedisStore:
             found = cache[account, day, month] = _Keys.of(self._prefix, account, day, month)
         return found
 
-    def _text(self, key: Any, make: Callable[[], str]) -> str:
-        """``make()``, remembered under ``key`` (the formatted text of a few recurring values)."""
-        cache = self._text_cache
+    def _remember(self, key: Any, make: Callable[[], T]) -> T:
+        """``make()``, remembered under ``key``: the formatted text, or key names, of a few recurring
+        values (the caller's key names what it is)."""
+        cache = self._remembered
         found = cache.get(key)
         if found is None:
             if len(cache) >= _CACHE_ENTRIES:
@@ -271,15 +271,9 @@ class RedisStore:
         return found
 
     def _campaign_keys(self, kind: str, fingerprint: int) -> tuple[str, str]:
-        """A fingerprint's two keys (remembered: a campaign's fingerprints recur request after request)."""
-        cache = self._campaign_key_cache
-        found = cache.get((kind, fingerprint))
-        if found is None:
-            if len(cache) >= _CACHE_ENTRIES:
-                cache.clear()
-            base = f"{self._prefix}{{c:{kind}:{fingerprint}}}"
-            found = cache[kind, fingerprint] = (f"{base}:bin", f"{base}:acc")
-        return found
+        """A fingerprint's two keys: its numbers, its set of account ids."""
+        base = f"{self._prefix}{{c:{kind}:{fingerprint}}}"
+        return f"{base}:bin", f"{base}:acc"
 
     async def admit(
         self,
@@ -331,9 +325,9 @@ class RedisStore:
     def _observation_text(self, obs: Observation, half_lives: tuple[float, float]) -> str:
         """admit.lua's detection arguments (ARGV 14 on, packed): constants, the ring entry, the subject,
         increments."""
-        constants = self._text(("det", half_lives[0]), lambda: _observation_constants(half_lives[0]))
+        constants = self._remember(("det", half_lives[0]), lambda: _observation_constants(half_lives[0]))
         # The increments follow from the flags alone: one text per combination seen.
-        increments = self._text(("inc", obs.flags), lambda: _admit_increments(obs))
+        increments = self._remember(("inc", obs.flags), lambda: _admit_increments(obs))
         entry = f"{obs.query},{obs.skeleton},{obs.topic},{obs.lang},{obs.bias},{obs.seed}"
         return f"{constants} {entry} {obs.subject} {increments}"
 
@@ -357,9 +351,11 @@ class RedisStore:
         flavored = bool(obs.flags & FLAVORED)
         if not self._cluster:
             # One server: admit.lua counts the fingerprints itself, if it admitted the request (one EVALSHA).
-            for kind, fp in kinds:
-                admit_keys += self._campaign_keys(kind, fp)
-            args.append(self._text(("camp", flavored), lambda: _campaign_constants(flavored)))
+            # The fingerprints' keys, remembered per set of fingerprints: a client's recur request after request.
+            admit_keys += self._remember(
+                ("keys", kinds), lambda: [key for kind, fp in kinds for key in self._campaign_keys(kind, fp)]
+            )
+            args.append(self._remember(("camp", flavored), lambda: _campaign_constants(flavored)))
             args.append(account)
             reply = await self._call(self._admit, admit_keys, args)
             if len(reply) < 11:  # refused: nothing counted
@@ -420,9 +416,9 @@ class RedisStore:
         ]
         if outcome is not None:
             short, long = outcome.settle_increments()
-            constants = self._text(("settle", half_lives[0]), lambda: _settle_constants(half_lives[0]))
+            constants = self._remember(("settle", half_lives[0]), lambda: _settle_constants(half_lives[0]))
             args.append(f"{constants} {float(outcome.risk)!r} {1 if outcome.served else 0} {len(short)} "
-                        + " ".join(["0" if not x else repr(x) for x in short + long]))  # mostly zeros
+                        + _numbers(short + long))
         return keys.settle(), args
 
     async def settle_many(self, batch: Sequence[Settlement]) -> list[BaseException | None]:
@@ -683,10 +679,16 @@ def _campaign_constants(flavored: bool) -> str:
     return f"{1 if flavored else 0} {CAMPAIGN_HALF_LIFE!r} {CAMPAIGN_ACCOUNTS} {CAMPAIGN_TTL!r}"
 
 
+def _numbers(values: Sequence[float]) -> str:
+    """Numbers as the scripts' packed arguments take them; zeros (most increments) as "0": a float's
+    repr is the dear part."""
+    return " ".join(["0" if not x else repr(x) for x in values])
+
+
 def _admit_increments(obs: Observation) -> str:
     """admit.lua's count of short counters, then the short and the long increments of an admission."""
     short = obs.admit_increments()
-    return f"{len(short)} " + " ".join(map(repr, [*short, *_LONG_ADMIT]))
+    return f"{len(short)} {_numbers([*short, *_LONG_ADMIT])}"
 
 
 def _settle_constants(half_life: float) -> str:
